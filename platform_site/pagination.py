@@ -1,0 +1,9 @@
+"""One pagination shape for every list: `{count, next, previous, results}`."""
+
+from rest_framework.pagination import PageNumberPagination
+
+
+class PagePagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
