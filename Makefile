@@ -22,7 +22,7 @@ DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha1sum | cut -c1-12)-$
 export DJANGO_SETTINGS_MODULE ?= platform_site.settings.local
 
 .PHONY: help setup system-deps venv llama-wheel services services-stop services-status models \
-        migrate superuser seed run test lint typecheck clean
+        migrate superuser seed run test test-deps ts-client compose-check lint typecheck clean
 
 help:
 	@echo "make run    set everything up and start the platform (web, workers, beat)"
@@ -37,6 +37,37 @@ system-deps:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq cmake g++ git python3-venv python3-dev >/dev/null; \
 	fi
+
+# What the test suite needs beyond Python: Debian's Chromium and ChromeDriver (the admin is
+# tested in a real headless browser) and Node.js with npm (the TypeScript client is regenerated
+# and diffed).
+test-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+TS_CLIENT := clients/typescript
+$(TS_CLIENT)/node_modules/.package-lock.json: $(TS_CLIENT)/package-lock.json
+	cd $(TS_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+
+# Regenerate the TypeScript types after an API change (the test suite diffs them).
+ts-client: export DJANGO_SETTINGS_MODULE = platform_site.settings.test
+ts-client: venv $(TS_CLIENT)/node_modules/.package-lock.json
+	$(PY) manage.py spectacular --file $(TS_CLIENT)/openapi.yaml
+	cd $(TS_CLIENT) && npx openapi-typescript openapi.yaml --output schema.d.ts
+
+# The deployment files alone (the test suite runs the same checks).
+compose-check: venv
+	$(PY) -c 'import compose, pathlib, subprocess, sys; \
+	  sys.exit(subprocess.call([str(pathlib.Path(compose.__file__).parent / "docker-compose"), \
+	  "-f", "docker/compose.yaml", "--env-file", "docker/.env.example", "config", "-q"]))'
+	$(BIN)/hadolint docker/Dockerfile.web docker/Dockerfile.gpu
 
 $(PY):
 	$(MAKE) system-deps
@@ -85,7 +116,8 @@ seed: migrate models
 
 run: setup superuser seed
 	@echo "starting daphne on http://$(HOST):$(PORT), the inference worker, the default worker and beat (Ctrl-C stops them all)"
-	@PORT=$(PORT) HOST=$(HOST) $(BIN)/honcho -f platform_site/Procfile -d . start
+	@rm -rf var/prometheus && mkdir -p var/prometheus
+	@PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus PORT=$(PORT) HOST=$(HOST) $(BIN)/honcho -f platform_site/Procfile -d . start
 
 lint: venv
 	$(BIN)/ruff check .
@@ -95,7 +127,7 @@ typecheck: venv
 	$(BIN)/mypy .
 
 test: export DJANGO_SETTINGS_MODULE = platform_site.settings.test
-test: venv services models
+test: test-deps venv services models $(TS_CLIENT)/node_modules/.package-lock.json
 	$(PY) manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

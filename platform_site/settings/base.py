@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc assets served locally: no CDN needed
     "drf_standardized_errors",
     "guardian",
     "channels",
@@ -163,6 +164,16 @@ CHANNEL_LAYERS = {
     }
 }
 
+# The cache (DRF's throttle counts among others) is shared by every web process, in a Redis DB of
+# its own so that clearing it never touches the Celery broker or the channel layer.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": redis_url_with_db(REDIS_URL, env.int("CACHE_REDIS_DB", default=2)),
+        "KEY_PREFIX": "platform",
+    }
+}
+
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -251,6 +262,9 @@ SPECTACULAR_SETTINGS = {
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
     ],
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- the platform ----------------------------------------------------------------------------

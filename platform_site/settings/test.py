@@ -18,6 +18,13 @@ CHANNEL_LAYERS = {
     }
 }
 CELERY_BROKER_URL = TEST_REDIS_URL
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": redis_url_with_db(REDIS_URL, env.int("TEST_CACHE_REDIS_DB", default=3)),
+        "KEY_PREFIX": "test",
+    }
+}
 CELERY_RESULT_BACKEND = TEST_REDIS_URL
 
 # Files uploaded by a test run (and by the workers it starts) stay out of var/media, per test database.
