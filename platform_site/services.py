@@ -64,9 +64,7 @@ def _pg_data() -> Path:
 def _pg_connect(host: str, dbname: str = "postgres"):  # type: ignore[no-untyped-def]
     import psycopg
 
-    return psycopg.connect(
-        host=host, dbname=dbname, user="postgres", autocommit=True, connect_timeout=5
-    )
+    return psycopg.connect(host=host, dbname=dbname, user="postgres", autocommit=True, connect_timeout=5)
 
 
 def postgres_alive(state: dict[str, Any] | None = None) -> bool:
@@ -184,9 +182,7 @@ def start_redis() -> dict[str, Any]:
     deadline = time.monotonic() + 10
     while not _redis_ping(port):
         if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"redis-server did not answer on 127.0.0.1:{port}; see {folder}/redis.log"
-            )
+            raise RuntimeError(f"redis-server did not answer on 127.0.0.1:{port}; see {folder}/redis.log")
         time.sleep(0.05)
     entry = {"port": port, "url": f"redis://127.0.0.1:{port}/0"}
     state = read_state()
@@ -216,13 +212,9 @@ def check_configured_database(url: str) -> None:
 
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-            available = conn.execute(
-                "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
-            ).fetchone()
+            available = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
     except psycopg.Error as exc:
-        raise SystemExit(
-            f"DATABASE_URL: cannot connect: {str(exc).strip().splitlines()[0]}"
-        ) from None
+        raise SystemExit(f"DATABASE_URL: cannot connect: {str(exc).strip().splitlines()[0]}") from None
     if not available:
         raise SystemExit(
             "DATABASE_URL: this PostgreSQL has no pgvector extension; install pgvector on the "
@@ -256,11 +248,7 @@ def status() -> dict[str, str]:
     pg = (
         "configured"
         if os.environ.get("DATABASE_URL")
-        else (
-            f"running (socket in {state['postgres']['host']})"
-            if postgres_alive(state)
-            else "stopped"
-        )
+        else (f"running (socket in {state['postgres']['host']})" if postgres_alive(state) else "stopped")
     )
     rd = (
         "configured"
