@@ -27,7 +27,11 @@ export DJANGO_SETTINGS_MODULE ?= platform_site.settings.local
 help:
 	@echo "make run    set everything up and start the platform (web, workers, beat)"
 	@echo "make test   set up what the tests need and run the whole suite"
-	@echo "make services-stop | services-status | lint | typecheck | clean"
+	@echo "make services-status | services-stop    the embedded PostgreSQL and Redis"
+	@echo "make lint | typecheck                    ruff, mypy"
+	@echo "make ts-client                           regenerate clients/typescript/schema.d.ts"
+	@echo "make compose-check                       validate docker/compose.yaml, lint the Dockerfiles"
+	@echo "make clean                               stop the services, remove var/, .venv/ and node_modules/"
 
 system-deps:
 	@missing=""; for tool in cmake g++ git; do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
@@ -63,10 +67,11 @@ ts-client: venv $(TS_CLIENT)/node_modules/.package-lock.json
 	cd $(TS_CLIENT) && npx openapi-typescript openapi.yaml --output schema.d.ts
 
 # The deployment files alone (the test suite runs the same checks).
+compose-check: export PLATFORM_ENV_FILE = .env.example
 compose-check: venv
 	$(PY) -c 'import compose, pathlib, subprocess, sys; \
 	  sys.exit(subprocess.call([str(pathlib.Path(compose.__file__).parent / "docker-compose"), \
-	  "-f", "docker/compose.yaml", "--env-file", "docker/.env.example", "config", "-q"]))'
+	  "-f", "docker/compose.yaml", "config", "-q"]))'
 	$(BIN)/hadolint docker/Dockerfile.web docker/Dockerfile.gpu
 
 $(PY):
@@ -135,4 +140,4 @@ test: test-deps venv services models $(TS_CLIENT)/node_modules/.package-lock.jso
 
 clean:
 	-$(PY) -m platform_site.services stop
-	rm -rf var $(VENV)
+	rm -rf var $(VENV) $(TS_CLIENT)/node_modules

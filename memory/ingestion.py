@@ -72,7 +72,11 @@ def document_ingest(
     document = Document.objects.select_related("project").filter(pk=document_id).first()
     if document is None:
         return IngestResult(document=None, chunks=0, status="missing", error="The document was deleted.")
-    bind_context(project_id=document.project_id, document_id=document.pk)  # on this task's log lines
+    with bind_context(project_id=document.project_id, document_id=document.pk):  # on its log lines
+        return _document_ingest(document, on_chunks=on_chunks)
+
+
+def _document_ingest(document: Document, *, on_chunks: Callable[[int, int], None] | None) -> IngestResult:
     if document.status == DocumentStatus.READY:  # a redelivered task: nothing to do
         return IngestResult(document=document, chunks=document.chunk_count, status=document.status)
     Document.objects.filter(pk=document.pk).update(

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings.local")
@@ -24,3 +25,17 @@ from platform_site.metrics import connect_celery_signals  # noqa: E402
 
 app.steps["worker"].add(DjangoStructLogInitStep)
 connect_celery_signals()
+
+
+@setup_logging.connect
+def use_the_platform_logging(loglevel: int | str | None = None, **_kwargs: object) -> None:
+    """Workers and beat log like the web process (settings.LOGGING: JSON lines, secrets redacted)
+    instead of Celery's own format, at the level given with `--loglevel`."""
+    import logging
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)

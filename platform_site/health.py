@@ -1,5 +1,8 @@
 """`/healthz`: 200 when every part answers, 503 naming the failing parts. Open to probes.
 
+`?only=database,redis,channel_layer` runs just those checks: the web container's own health,
+which must not depend on an inference worker that is still loading its models.
+
 It reveals only each part's state (and which models the inference worker has loaded),
 never hosts, versions or errors' details.
 """
@@ -76,8 +79,18 @@ CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    names = list(CHECKS)
+    if "only" in request.GET:
+        names = [name.strip() for name in request.GET["only"].split(",") if name.strip()]
+        unknown = sorted(set(names) - set(CHECKS))
+        if unknown or not names:
+            return JsonResponse(
+                {"detail": f"only= takes names among {', '.join(CHECKS)}; unknown: {', '.join(unknown)}"},
+                status=400,
+            )
     results: dict[str, Any] = {}
-    for name, check in CHECKS.items():
+    for name in names:
+        check = CHECKS[name]
         try:
             results[name] = check()
         except Exception:

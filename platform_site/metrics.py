@@ -118,3 +118,20 @@ def connect_celery_signals() -> None:
 
     before_task_publish.connect(_stamp_published_at, weak=False, dispatch_uid="platform_metrics_pub")
     task_prerun.connect(_observe_task_start, weak=False, dispatch_uid="platform_metrics_prerun")
+
+
+def metrics_view(request: Any) -> Any:
+    """`/metrics`: django-prometheus's export, behind `Authorization: Bearer <METRICS_TOKEN>`
+    when that setting is set (Prometheus' `authorization` block sends it)."""
+    import hmac
+
+    from django.conf import settings
+    from django.http import JsonResponse
+    from django_prometheus.exports import ExportToDjangoView
+
+    token = settings.METRICS_TOKEN
+    if token and not hmac.compare_digest(
+        request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()
+    ):
+        return JsonResponse({"detail": "/metrics needs the METRICS_TOKEN as a Bearer token."}, status=401)
+    return ExportToDjangoView(request)

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from platform_site.health import healthz
+from platform_site.metrics import metrics_view
 
 api_patterns = [
     path("auth/", include("accounts.urls")),
@@ -19,7 +19,7 @@ api_patterns = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Prometheus: django-prometheus's metrics and ours (platform_site/metrics.py).
-    path("metrics", ExportToDjangoView, name="prometheus-metrics"),
+    path("metrics", metrics_view, name="prometheus-metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -2,7 +2,7 @@
 
 A superuser logs in, sees projects (with their members), agents, conversations, documents,
 schedules and usage, sets a project's daily token quota, and grants a per-object permission
-on a project through guardian's "Object permissions" page.
+on a project through guardian's "Object permissions" page, which then takes effect in the API.
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ def admin_data(transactional_db, superuser, owner, project, member, viewer, outs
     return {"agent": agent, "conversation": conversation, "document": document, "schedule": schedule}
 
 
-def test_superuser_uses_the_admin_in_chromium(browser, live_server, admin_data, project, outsider):
+def test_superuser_uses_the_admin_in_chromium(
+    browser, live_server, admin_data, project, viewer, outsider, api_client
+):
     from guardian.core import ObjectPermissionChecker
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -151,27 +153,38 @@ def test_superuser_uses_the_admin_in_chromium(browser, live_server, admin_data, 
     text = open_page(browser, live_server, "/admin/agents/agent/?q=Research", "agent-search")
     assert "Research assistant" in text and "Copy editor" not in text
 
-    # Guardian: grant the outsider "view" on this one project.
-    assert not ObjectPermissionChecker(outsider).has_perm("view_project", project)
+    # Guardian: grant the viewer "contribute" on this one project. A per-object grant widens what a
+    # member may do; it never lets a non-member in (the tenant gate needs a membership).
+    conversations = f"/api/projects/{project.pk}/conversations/"
+    new_conversation = {"agent_id": str(admin_data["agent"].pk), "title": "From a viewer"}
+    assert api_client(viewer).post(conversations, new_conversation, format="json").status_code == 403
+    assert not ObjectPermissionChecker(viewer).has_perm("contribute_project", project)
     open_page(browser, live_server, f"/admin/projects/project/{project.pk}/permissions/", "permissions")
-    browser.find_element(By.NAME, "user").send_keys("outsider@example.com")
+    browser.find_element(By.NAME, "user").send_keys("viewer@example.com")
     click_and_wait(browser, browser.find_element(By.NAME, "submit_manage_user"))
     # The admin's two-box selector: pick the permission on the left, move it right with "Choose".
     available = Select(browser.find_element(By.ID, "id_permissions_from"))
     choices = {option.get_attribute("value") for option in available.options}
     assert {"view_project", "contribute_project", "manage_project"} <= choices, choices
-    available.select_by_value("view_project")
+    available.select_by_value("contribute_project")
     browser.find_element(By.CSS_SELECTOR, ".selector-add").click()
     chosen = Select(browser.find_element(By.ID, "id_permissions_to"))
-    assert [o.get_attribute("value") for o in chosen.options] == ["view_project"]
+    assert [o.get_attribute("value") for o in chosen.options] == ["contribute_project"]
     browser.save_screenshot(str(SCREENSHOTS / "grant.png"))
     form = browser.find_element(By.NAME, "permissions").find_element(By.XPATH, "./ancestor::form")
     click_and_wait(browser, form.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]"))
-    assert ObjectPermissionChecker(outsider).has_perm("view_project", project)
-    # ... and only on this project.
+    assert ObjectPermissionChecker(viewer).has_perm("contribute_project", project)
+    # The grant takes effect in the API: the viewer may now start a conversation here ...
+    assert api_client(viewer).post(conversations, new_conversation, format="json").status_code == 201
+    # ... and only here: it manages neither this project nor any other.
     other = Project.objects.get(name="Other")
-    assert not ObjectPermissionChecker(outsider).has_perm("manage_project", project)
-    assert ObjectPermissionChecker(outsider).has_perm("manage_project", other)  # its own project
+    assert not ObjectPermissionChecker(viewer).has_perm("manage_project", project)
+    assert not ObjectPermissionChecker(viewer).has_perm("contribute_project", other)
+    # A grant to a non-member changes nothing: the project stays invisible (404) to them.
+    from guardian.shortcuts import assign_perm
+
+    assign_perm("view_project", outsider, project)
+    assert api_client(outsider).get(f"/api/projects/{project.pk}/").status_code == 404
 
 
 def test_membership_admin_removes_through_the_services(admin_client, project, owner, member):

@@ -102,3 +102,18 @@ def test_healthz_is_200_with_an_inference_worker_up(db, settings, inference_work
     assert body["checks"]["inference"]["workers"] >= 1
     assert body["checks"]["inference"]["models"], "the worker's loaded models are listed"
     assert_reveals_nothing(response.content.decode(), settings)
+
+
+def test_only_runs_the_named_checks(db, settings, no_inference_worker):
+    """The web container's health check: 200 without an inference worker."""
+    response = Client().get("/healthz?only=database,redis,channel_layer")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and set(body["checks"]) == {"database", "redis", "channel_layer"}
+
+
+@pytest.mark.parametrize("only", ["gpu", "database,nope", ","])
+def test_only_with_an_unknown_check_is_400(db, only):
+    response = Client().get(f"/healthz?only={only}")
+    assert response.status_code == 400
+    assert "only=" in response.json()["detail"]

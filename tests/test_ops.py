@@ -98,7 +98,7 @@ def test_env_example_is_the_env_file_and_holds_no_real_secrets():
         for line in (DOCKER / ".env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    for name in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD"):
+    for name in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "METRICS_TOKEN"):
         assert values[name] == "change-me", f"{name} must be a placeholder in .env.example"
     assert values["DJANGO_SETTINGS_MODULE"] == "platform_site.settings.production"
 
@@ -186,6 +186,21 @@ def test_queue_wait_is_observed_by_a_real_worker():
         result = probe.apply_async(queue="ops-test", routing_key="ops-test")
         assert result.get(timeout=30) == "ok"
     assert _sample("platform_celery_queue_wait_seconds_count", {"queue": "ops-test"}) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [(None, 401), ("Bearer wrong-token", 401), ("Bearer metrics-s3cret", 200)],
+)
+def test_metrics_token_guards_the_endpoint_when_set(client, settings, header, status):
+    settings.METRICS_TOKEN = "metrics-s3cret"
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    response = client.get("/metrics", **extra)
+    assert response.status_code == status
+    if status == 200:
+        assert b"platform_" in response.content
+    else:
+        assert "METRICS_TOKEN" in response.json()["detail"]
 
 
 def test_metrics_of_separate_processes_add_up_in_multiprocess_mode(tmp_path):
@@ -321,8 +336,28 @@ def test_each_request_logs_a_request_id_without_its_token(client):
     events = [e for e in capture.events() if e["event"] in ("request_started", "request_finished")]
     assert {e["event"] for e in events} == {"request_started", "request_finished"}
     assert len({e["request_id"] for e in events}) == 1  # one id ties the request's lines together
+    assert events[0]["request_id"] != "ignored-unless-trusted"  # a client's own id is not trusted
     text = "\n".join(capture.lines)
     assert "url-secret-456" not in text and JWT not in text
+
+
+def test_worker_logs_are_json_lines_too(default_worker):
+    """Celery does not take over the logging: a worker's lines go through the same formatter."""
+    import json
+
+    ready = [line for line in default_worker.log().splitlines() if " ready." in line]
+    assert ready, default_worker.log()[-3000:]
+    event = json.loads(ready[0])
+    assert event["event"].endswith(" ready.") and event["level"] == "info"
+
+
+@pytest.mark.django_db
+def test_an_upstream_request_id_is_reused_when_trusted(client, settings):
+    settings.DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
+    with _Capture() as capture:
+        client.get("/api/auth/me/", HTTP_X_REQUEST_ID="from-the-proxy-42")
+    events = [e for e in capture.events() if e["event"] in ("request_started", "request_finished")]
+    assert events and {e["request_id"] for e in events} == {"from-the-proxy-42"}
 
 
 @pytest.mark.django_db
@@ -420,3 +455,19 @@ def test_seed_demo_needs_a_password(settings):
     settings.DEMO_SUPERUSER_PASSWORD = ""
     with pytest.raises(CommandError, match="DEMO_SUPERUSER_PASSWORD"):
         _seed()
+
+
+@pytest.mark.django_db
+def test_seed_demo_leaves_a_real_project_of_the_same_name_alone(settings, owner):
+    from projects.models import Membership, Project
+    from projects.services import project_create
+
+    settings.DEMO_SUPERUSER_PASSWORD = "demo-test-password-1"
+    real = project_create(name="Acme Research", description="Ours, not the demo's", created_by=owner)
+    _seed(no_ingest=True)
+    assert list(Membership.objects.filter(project=real).values_list("user__email", "role")) == [
+        (owner.email, "admin")
+    ]
+    assert Project.objects.filter(name="Acme Research").count() == 2  # the demo made its own
+    _seed(no_ingest=True)
+    assert Project.objects.filter(name="Acme Research").count() == 2  # and finds it again

@@ -31,6 +31,24 @@ def test_production_without_a_secret_key_stops_with_one_line_naming_it():
     assert "Traceback" not in result.stderr
 
 
+def test_production_refuses_the_placeholder_secret_of_env_example():
+    result = start_production(DJANGO_SECRET_KEY="change-me")
+    assert result.returncode == 2
+    assert "started" not in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "DJANGO_SECRET_KEY" in lines[0] and "placeholder" in lines[0]
+
+
+def test_production_refuses_the_placeholder_metrics_token():
+    result = start_production(
+        DJANGO_SECRET_KEY="a-production-secret-that-is-long-enough-0123456789", METRICS_TOKEN="change-me"
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "METRICS_TOKEN" in lines[0], result.stderr
+
+
 def test_production_starts_with_a_secret_key():
     result = start_production(DJANGO_SECRET_KEY="a-production-secret-that-is-long-enough-0123456789")
     assert result.returncode == 0, result.stderr

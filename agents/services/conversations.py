@@ -129,7 +129,7 @@ def message_send(
 def _enqueue(conversation_id: uuid.UUID) -> None:
     from agents.tasks import conversation_process
 
-    conversation_process.apply_async(args=[str(conversation_id)], queue="default")
+    conversation_process.apply_async(args=[str(conversation_id)], queue=settings.AGENT_TURN_QUEUE)
 
 
 @transaction.atomic

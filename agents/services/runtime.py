@@ -418,7 +418,13 @@ def _finish(state: TurnState, *, status: str, citations: list[dict[str, Any]], e
 def turn_run(*, conversation: Conversation, inbound: Message, timeout: float | None = None) -> Message:
     """Answer `inbound` (the caller holds the conversation's lease). Returns the assistant message."""
     close_old_connections()
-    bind_context(project_id=conversation.project_id, conversation_id=conversation.pk, message_id=inbound.pk)
+    with bind_context(
+        project_id=conversation.project_id, conversation_id=conversation.pk, message_id=inbound.pk
+    ):
+        return _turn_run(conversation=conversation, inbound=inbound, timeout=timeout)
+
+
+def _turn_run(*, conversation: Conversation, inbound: Message, timeout: float | None) -> Message:
     agent = conversation.agent
     deadline = time.monotonic() + float(timeout or settings.AGENT_TURN_TIMEOUT)
     with transaction.atomic():

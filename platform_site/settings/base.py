@@ -21,13 +21,25 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 VAR_DIR = services.var_dir()
 
 
+PLACEHOLDER = "change-me"  # what docker/.env.example holds where a secret must go
+
+
 def required(name: str) -> str:
-    """A setting without a default: a missing one stops start-up with one line naming it."""
+    """A setting without a default: a missing one (or .env.example's placeholder) stops start-up
+    with one line naming it."""
     value = env.str(name, default="")
     if not value:
         sys.stderr.write(f"Missing required setting {name}: set it in the environment or .env\n")
         raise SystemExit(2)
+    refuse_placeholder(name, value)
     return value
+
+
+def refuse_placeholder(name: str, value: str) -> None:
+    """Stop start-up with one line when a secret still holds .env.example's placeholder."""
+    if value == PLACEHOLDER:
+        sys.stderr.write(f"Setting {name} still holds the placeholder {PLACEHOLDER!r}: set a real secret\n")
+        raise SystemExit(2)
 
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -282,7 +294,11 @@ LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=LOG_FOR
 configure_structlog()
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
 DJANGO_STRUCTLOG_USER_ID_FIELD = "id"
+# Reuse a client's X-Request-ID only behind a proxy that sets it (otherwise a fresh id per request).
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = env.bool("TRUST_UPSTREAM_REQUEST_ID", default=False)
 CORS_URLS_REGEX = r"^/api/.*$"
+# When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (open when empty).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Tokens a project may use per UTC day when it has no quota of its own; 0: no limit.
 DEFAULT_DAILY_TOKEN_QUOTA = env.int("DEFAULT_DAILY_TOKEN_QUOTA", default=0)
 # `manage.py seed_demo`'s superuser. The password default is for a local demo only.
@@ -360,6 +376,7 @@ MEMORY_RRF_K = env.int("MEMORY_RRF_K", default=60)
 MEMORY_RETRIEVE_MODE = env.str("MEMORY_RETRIEVE_MODE", default="hybrid")  # for RAG: vector | hybrid
 
 # --- agents (agents/): the runtime, tools and the chat socket --------------------------------
+AGENT_TURN_QUEUE = "default"  # the Celery queue of agent turns (not the inference worker's)
 AGENT_TURN_TIMEOUT = env.float("AGENT_TURN_TIMEOUT", default=120.0)  # seconds for one whole turn
 AGENT_MAX_TOOL_STEPS = env.int("AGENT_MAX_TOOL_STEPS", default=4)  # ceiling for Agent.max_tool_steps
 AGENT_TOOL_TIMEOUT = env.float("AGENT_TOOL_TIMEOUT", default=10.0)  # seconds per tool call

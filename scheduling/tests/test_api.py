@@ -237,11 +237,15 @@ def run_now_url(schedule):
     return detail_url(schedule) + "run-now/"
 
 
+WEEKDAY_0905 = dt.datetime(2026, 5, 4, 9, 5, tzinfo=dt.UTC)  # a Monday
+
+
 class TestRuns:
     def test_members_read_runs_newest_first(self, api_client, owner, member, viewer, schedule):
-        first = services.schedule_fire(schedule_id=schedule.pk, now=timezone.now() - dt.timedelta(days=2))
+        # Fixed weekdays: the schedule runs at 09:00 on weekdays, and each fire needs its own slot.
+        first = services.schedule_fire(schedule_id=schedule.pk, now=WEEKDAY_0905)
         services.schedule_run_finish(run=first, answer=None, error="boom")
-        second = services.schedule_fire(schedule_id=schedule.pk, now=timezone.now())
+        second = services.schedule_fire(schedule_id=schedule.pk, now=WEEKDAY_0905 + dt.timedelta(days=1))
         for user in (owner, member, viewer):
             response = api_client(user).get(runs_url(schedule))
             assert response.status_code == 200
@@ -258,10 +262,8 @@ class TestRuns:
         assert_error(api_client(owner).get(detail_url(theirs, project=project) + "runs/"), 404, None)
 
     def test_runs_query_count(self, api_client, owner, schedule, django_assert_num_queries):
-        for day in range(5):
-            run = services.schedule_fire(
-                schedule_id=schedule.pk, now=timezone.now() - dt.timedelta(days=day + 1)
-            )
+        for day in range(5):  # Monday to Friday: five slots of the weekday schedule
+            run = services.schedule_fire(schedule_id=schedule.pk, now=WEEKDAY_0905 + dt.timedelta(days=day))
             services.schedule_run_finish(run=run, answer=None, error="x")
         client = api_client(owner)
         # 1 user (JWT), 2 membership + project (gate), 3 the schedule in this project,

@@ -182,7 +182,7 @@ class Command(BaseCommand):
     def _project(self, spec: dict[str, Any], *, superuser: Any, password: str, report: Report):  # type: ignore[no-untyped-def]
         from agents.models import Agent
         from agents.services.agents import agent_create, agent_tools_set
-        from projects.models import Membership, Project
+        from projects.models import Membership, Project, Role
         from projects.services import membership_add, membership_change_role, project_create
         from scheduling.models import Schedule
         from scheduling.services import schedule_create
@@ -193,7 +193,15 @@ class Command(BaseCommand):
             )
             for role, name in spec["members"].items()
         }
-        project = Project.objects.filter(name=spec["name"]).order_by("created_at").first()
+        # The demo's own project: this name with the demo admin as an admin. A real project that
+        # happens to share the name is left alone (the demo then makes its own).
+        project = (
+            Project.objects.filter(
+                name=spec["name"], memberships__user=users["admin"], memberships__role=Role.ADMIN
+            )
+            .order_by("created_at")
+            .first()
+        )
         if project is None:
             project = project_create(
                 name=spec["name"], description=spec["description"], created_by=users["admin"]
