@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Agent, AgentTool, Conversation, ConversationEvent, Message, Tool
+from .services.agents import AGENT_FIELDS
 
 
 class ToolSerializer(serializers.ModelSerializer):
@@ -19,25 +20,7 @@ class ToolSerializer(serializers.ModelSerializer):
 class AgentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Agent
-        fields = [
-            "id",
-            "project",
-            "name",
-            "purpose",
-            "system_prompt",
-            "model_name",
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "context_window",
-            "status",
-            "memory_enabled",
-            "memory_top_k",
-            "tool_choice",
-            "max_tool_steps",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "project", *AGENT_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "project", "created_at", "updated_at"]
 
 
