@@ -404,12 +404,25 @@ def test_agent_turn_over_quota_fails_with_an_error_event(project):
     conversation = make_conversation(project, agent, messages=0)
     inbound = Message.objects.create(conversation=conversation, role="user", content="hi", status="queued")
     _over_quota(project)
+    # The turn's log lines carry its ids while it runs (seen from the quota check inside it) ...
+    from unittest import mock
+
+    import agents.services.runtime as runtime
+    from projects.usage import quota_check
+
+    bound: dict = {}
+
+    def quota_check_seeing_the_log_context(**kwargs):
+        bound.update(structlog.contextvars.get_contextvars())
+        return quota_check(**kwargs)
+
     structlog.contextvars.clear_contextvars()
-    answer = turn_run(conversation=conversation, inbound=inbound)
-    bound = structlog.contextvars.get_contextvars()  # the turn's log lines carry its ids
-    structlog.contextvars.clear_contextvars()
+    with mock.patch.object(runtime, "quota_check", quota_check_seeing_the_log_context):
+        answer = turn_run(conversation=conversation, inbound=inbound)
     assert bound["project_id"] == str(project.id) and bound["conversation_id"] == str(conversation.id)
     assert bound["message_id"] == str(inbound.id)
+    # ... and not after it: the next task on this worker thread starts clean.
+    assert not {"project_id", "conversation_id", "message_id"} & set(structlog.contextvars.get_contextvars())
     assert answer.status == Message.Status.FAILED and answer.error.startswith("quota_exceeded")
     errors = ConversationEvent.objects.filter(conversation=conversation, type="error")
     assert [e.payload["code"] for e in errors] == ["quota_exceeded"]
