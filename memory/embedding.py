@@ -14,7 +14,14 @@ if TYPE_CHECKING:
 
 
 class EmbeddingUnavailable(Exception):
-    """The embedding model could not be reached or failed. The message is shown to people."""
+    """The embedding model could not be reached or failed. The message is shown to people.
+
+    `transient`: no inference worker answered (it may be starting or restarting), as opposed
+    to a model that failed or answered wrongly; a background task may try again later."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def current_embedding_model() -> str:
@@ -64,7 +71,7 @@ def embed_texts(
             batch_vectors = embed(batch, project=project, model=model, timeout=settings.MEMORY_EMBED_TIMEOUT)
         except InferenceUnavailable as exc:
             raise EmbeddingUnavailable(
-                f"The embedding model is not available right now ({exc}). Try again later."
+                f"The embedding model is not available right now ({exc}). Try again later.", transient=True
             ) from exc
         except InferenceError as exc:
             raise EmbeddingUnavailable(f"The embedding model failed: {exc}") from exc

@@ -62,21 +62,32 @@ def _read(document: Document) -> bytes:
         raise ExtractionError("The uploaded file is missing from storage; upload it again.") from exc
 
 
+RETRY = "retry"  # IngestResult.status: no inference worker answered; the document waits, `pending`
+
+
 def document_ingest(
-    *, document_id: uuid.UUID | str, on_chunks: Callable[[int, int], None] | None = None
+    *,
+    document_id: uuid.UUID | str,
+    on_chunks: Callable[[int, int], None] | None = None,
+    wait_for_worker: bool = False,
 ) -> IngestResult:
     """Run the pipeline for one document. Never raises for a bad file: the document ends `failed`.
 
     `on_chunks(done, total)` reports embedding progress (the management command's bar).
+    `wait_for_worker`: when no inference worker answers (it is starting, or restarting), the
+    document goes back to `pending` with a note and the result's status is RETRY, so that the
+    background task can try again later; otherwise that too ends `failed`.
     """
     document = Document.objects.select_related("project").filter(pk=document_id).first()
     if document is None:
         return IngestResult(document=None, chunks=0, status="missing", error="The document was deleted.")
     with bind_context(project_id=document.project_id, document_id=document.pk):  # on its log lines
-        return _document_ingest(document, on_chunks=on_chunks)
+        return _document_ingest(document, on_chunks=on_chunks, wait_for_worker=wait_for_worker)
 
 
-def _document_ingest(document: Document, *, on_chunks: Callable[[int, int], None] | None) -> IngestResult:
+def _document_ingest(
+    document: Document, *, on_chunks: Callable[[int, int], None] | None, wait_for_worker: bool
+) -> IngestResult:
     if document.status == DocumentStatus.READY:  # a redelivered task: nothing to do
         return IngestResult(document=document, chunks=document.chunk_count, status=document.status)
     Document.objects.filter(pk=document.pk).update(
@@ -86,7 +97,15 @@ def _document_ingest(document: Document, *, on_chunks: Callable[[int, int], None
         chunks = _prepare(document)
         document_set_progress(document_id=document.pk, progress=EXTRACTED_PROGRESS)
         stored = _embed_and_store(document, chunks, on_chunks=on_chunks)
-    except (ExtractionError, EmbeddingUnavailable) as exc:
+    except EmbeddingUnavailable as exc:
+        if exc.transient and wait_for_worker:
+            note = f"Waiting for the inference worker: {exc}"
+            Document.objects.filter(pk=document.pk).update(
+                status=DocumentStatus.PENDING, progress=0, error=note[:2000], updated_at=timezone.now()
+            )
+            return IngestResult(document=document, chunks=0, status=RETRY, error=note)
+        reason = str(exc)
+    except ExtractionError as exc:
         reason = str(exc)
     except SoftTimeLimitExceeded:
         reason = (

@@ -369,6 +369,8 @@ MEMORY_MAX_CHUNKS_PER_DOCUMENT = env.int("MEMORY_MAX_CHUNKS_PER_DOCUMENT", defau
 MEMORY_EMBED_BATCH_SIZE = env.int("MEMORY_EMBED_BATCH_SIZE", default=8)
 MEMORY_EMBED_TIMEOUT = env.float("MEMORY_EMBED_TIMEOUT", default=60.0)  # seconds per batch
 MEMORY_INGEST_TIME_LIMIT = env.int("MEMORY_INGEST_TIME_LIMIT", default=3600)  # seconds per document
+# Tries of an ingestion task while no inference worker answers (5 s, 10 s, … 60 s apart: ~6 min).
+MEMORY_INGEST_WORKER_RETRIES = env.int("MEMORY_INGEST_WORKER_RETRIES", default=8)
 MEMORY_HNSW_EF_SEARCH = env.int("MEMORY_HNSW_EF_SEARCH", default=200)  # bench/memory_search.py
 MEMORY_SEARCH_MAX_K = env.int("MEMORY_SEARCH_MAX_K", default=50)
 MEMORY_HYBRID_CANDIDATES = env.int("MEMORY_HYBRID_CANDIDATES", default=50)
