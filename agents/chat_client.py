@@ -9,7 +9,9 @@ opens a conversation with the agent (the project's first agent unless --agent is
 --conversation continues an existing one), then streams answers token by token as they
 arrive. Type a message and press Enter. Commands: /cancel stops the answer being written,
 /quit leaves. If the socket drops, it reconnects and sends `resume` with the last seq it
-saw, so nothing is missed or shown twice. Needs `httpx` and `websockets`.
+saw, so nothing is missed or shown twice. At the end of its input (Ctrl-D, or a pipe:
+`echo "Hello" | python -m agents.chat_client …`) it waits for the answers still being written
+(at most CHAT_WAIT seconds, default 180), then leaves. Needs `httpx` and `websockets`.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Client:
         self.last_seq = 0
         self.ws: Any = None
         self.writing: str | None = None
+        self.awaiting = 0  # messages sent whose answer has not completed yet
 
     def show(self, event: dict) -> None:
         kind = event.get("type")
@@ -90,12 +93,15 @@ class Client:
                 )
                 print(f"\n  ({usage.get('completion_tokens', 0)} tokens){note}\nyou> ", end="", flush=True)
                 self.writing = None
+                self.awaiting = max(0, self.awaiting - 1)
         elif kind == "tool.call":
             print(f"\n  [tool {event['tool']}({json.dumps(event['arguments'])})]", end="", flush=True)
         elif kind == "tool.result":
             print(f"\n  [result: {json.dumps(event['result'])[:200]}]", end="", flush=True)
         elif kind == "error":
             print(f"\n  [error {event.get('code')}: {event.get('detail')}]", flush=True)
+            if event.get("seq") is None and not event.get("message_id"):
+                self.awaiting = max(0, self.awaiting - 1)  # our input was refused: no answer comes
 
     async def reader(self) -> None:
         from websockets.asyncio.client import connect
@@ -126,7 +132,11 @@ class Client:
         print("you> ", end="", flush=True)
         while True:
             line = await asyncio.to_thread(sys.stdin.readline)
-            if not line or line.strip() == "/quit":
+            if line.strip() == "/quit":
+                return
+            if not line:  # end of input: let the answers being written finish
+                await self.wait_for_answers(float(os.environ.get("CHAT_WAIT", "180")))
+                print()
                 return
             line = line.strip()
             if not line:
@@ -137,6 +147,12 @@ class Client:
                 await self.ws.send(json.dumps({"type": "generation.cancel"}))
             else:
                 await self.ws.send(json.dumps({"type": "message.send", "content": line}))
+                self.awaiting += 1
+
+    async def wait_for_answers(self, timeout: float) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.awaiting and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
 
 
 async def _run(client: Client) -> None:

@@ -136,3 +136,31 @@ def test_real_daphne_closes_bad_tokens_and_strangers(daphne_server, chat, outsid
         assert await close_code(url(daphne_server, chat, outsider_token)) == 4404
 
     async_to_sync(scenario)()
+
+
+def test_the_terminal_chat_client_streams_an_answer(
+    daphne_server, inference_worker, default_worker, chat, member
+):
+    """The README's client (agents/chat_client.py) against real daphne and workers, its input piped."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    member.set_password("chat-client-pass-1")
+    member.save()
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "agents.chat_client", "--url", daphne_server.http_url,
+            "--email", member.email, "--project", str(chat.project_id), "--conversation", str(chat.pk),
+        ],
+        input="Say hello.\n", capture_output=True, text=True, timeout=TIMEOUT + 30, cwd=settings.BASE_DIR,
+        env={**os.environ, "CHAT_PASSWORD": "chat-client-pass-1", "CHAT_WAIT": str(TIMEOUT)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"conversation {chat.pk}" in result.stderr
+    assert "agent> " in result.stdout and " tokens)" in result.stdout, result.stdout
+    answer = Message.objects.get(conversation=chat, role="assistant")
+    assert answer.status == Message.Status.COMPLETED
+    assert answer.content.strip() and answer.content.strip() in result.stdout  # streamed as stored
