@@ -150,7 +150,7 @@ def run_raw(llm, messages, max_tokens: int) -> dict[str, float]:
 def run_platform(http, url: str, token: str, messages, max_tokens: int) -> dict[str, float]:
     body = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0, "stream": True}
     started = time.perf_counter()
-    first = None
+    first = last = None
     done = None
     with http.stream("POST", url, json=body, headers={"Authorization": f"Bearer {token}"}) as response:
         response.raise_for_status()
@@ -159,15 +159,21 @@ def run_platform(http, url: str, token: str, messages, max_tokens: int) -> dict[
             if line.startswith("event: "):
                 event = line[7:]
             elif line.startswith("data: "):
-                if event == "token" and first is None:
-                    first = time.perf_counter()
+                if event == "token":
+                    last = time.perf_counter()  # as on the raw side: up to the last token
+                    first = first or last
                 elif event == "done":
                     done = json.loads(line[6:])
                 elif event == "error":
                     raise RuntimeError(line)
-    total = time.perf_counter() - started
-    assert first is not None and done is not None, "no token or no done event came back"
-    return {"ttft": first - started, "total": total, "tokens": done["usage"]["completion_tokens"]}
+    assert first is not None and last is not None and done is not None, "no token or no done event came back"
+    timings = done.get("timings") or {}
+    return {
+        "ttft": first - started, "total": last - started, "tokens": done["usage"]["completion_tokens"],
+        "queued_ms": timings.get("queued_ms") or 0,
+        "worker_ttft_ms": timings.get("time_to_first_token_ms") or 0,
+        "worker_tps": timings.get("tokens_per_second") or 0.0,
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -238,6 +244,12 @@ def main() -> None:
     print(f"ratio (platform/raw) : {platform_tps / raw_tps:.3f}   (target >= 0.95)")
     print(f"median ratio of the paired runs: {paired_ratio:.3f}")
     print(f"added time to first token: {added:.0f} ms   (target <= 50 ms)")
+    print(
+        "where it goes (medians): request -> task start on the worker "
+        f"{statistics.median(p['queued_ms'] for p in platform):.0f} ms; the worker's own time to first token "
+        f"{statistics.median(p['worker_ttft_ms'] for p in platform):.0f} ms (raw {raw_ttft:.0f} ms); "
+        f"decoding on the worker {statistics.median(p['worker_tps'] for p in platform):.1f} tokens/s"
+    )
 
 
 if __name__ == "__main__":
