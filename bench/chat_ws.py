@@ -23,15 +23,10 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
 
 ENV = {
     "DJANGO_SETTINGS_MODULE": "platform_site.settings.test",
@@ -43,51 +38,22 @@ ENV = {
 }
 os.environ.update(ENV)
 
+from streaming_common import (  # noqa: E402  (after the environment above)
+    daphne,
+    free_port,
+    question,
+    run_raw,
+    setup_database,
+    spawn,
+    wait_for_port,
+    wait_for_worker,
+)
+
 SYSTEM = "You are a helpful assistant."
-TOPICS = [
-    "lighthouses",
-    "bees",
-    "volcanoes",
-    "glaciers",
-    "trains",
-    "libraries",
-    "owls",
-    "tides",
-    "comets",
-    "forests",
-]
 
 
-def question(run: int) -> str:
-    return f"Write a short paragraph about {TOPICS[run % len(TOPICS)]} (run {run})."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on port {port}")
-
-
-def setup_database() -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("prepare_models", verbosity=0)
-    connection.creation.create_test_db(verbosity=0, keepdb=True, serialize=False)
-    call_command("sync_tools", verbosity=0)
+def messages_for(run: int) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question(run)}]
 
 
 def make_agent(max_tokens: int):
@@ -105,45 +71,12 @@ def make_agent(max_tokens: int):
     return str(AccessToken.for_user(user)), user, project, agent
 
 
-def spawn(args: list[str], log_name: str) -> subprocess.Popen:
-    log = open(BASE_DIR / "var" / log_name, "w")  # noqa: SIM115
-    return subprocess.Popen(
-        args, cwd=BASE_DIR, env={**os.environ}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
 def celery(queue: str, pool: str) -> list[str]:
     return [
         sys.executable, "-m", "celery", "-A", "platform_site", "worker", "-Q", queue, "-P", pool,
         "-c", "2" if pool == "threads" else "1", "-n", f"chatbench-{queue}-{os.getpid()}@%h",
         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
-
-
-def wait_for_worker(timeout: float = 120) -> None:
-    from inference.client import worker_status
-
-    deadline = time.monotonic() + timeout
-    while worker_status() is None:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the inference worker did not start; see var/bench-chat-inference.log")
-        time.sleep(0.2)
-
-
-def run_raw(llm, content: str, max_tokens: int) -> dict[str, float]:
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": content}]
-    started = time.perf_counter()
-    first = last = None
-    tokens = 0
-    for chunk in llm.create_chat_completion(
-        messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True
-    ):
-        if chunk["choices"][0]["delta"].get("content"):
-            now = time.perf_counter()
-            first = first or now
-            last = now
-            tokens += 1
-    return {"ttft": first - started, "total": last - started, "tokens": tokens}
 
 
 async def run_ws(ws_base: str, token: str, project, agent, user, content: str) -> dict[str, float]:
@@ -182,7 +115,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     args = parser.parse_args()
 
-    setup_database()
+    setup_database(sync_tools=True)
     from llama_cpp import Llama
 
     from inference.engine import resolve_gpu_layers
@@ -194,22 +127,21 @@ def main() -> None:
     processes = [
         spawn(celery(ENV["INFERENCE_QUEUE"], "solo"), "bench-chat-inference.log"),
         spawn(celery("default", "threads"), "bench-chat-default.log"),
-        spawn([str(BASE_DIR / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-               "platform_site.asgi:application"], "bench-chat-daphne.log"),
+        spawn(daphne(port), "bench-chat-daphne.log"),
     ]  # fmt: skip
     ws_base = f"ws://127.0.0.1:{port}"
     try:
-        wait_for_worker()
+        wait_for_worker("bench-chat-inference.log")
         wait_for_port(port)
         llm = Llama(
             str(spec.path), n_ctx=spec.n_ctx, n_threads=spec.n_threads, n_threads_batch=spec.n_threads,
             n_batch=min(spec.n_batch, spec.n_ctx), n_gpu_layers=resolve_gpu_layers(spec), verbose=False,
         )  # fmt: skip
-        run_raw(llm, question(999), 8)  # warm both sides up
+        run_raw(llm, messages_for(999), 8)  # warm both sides up
         asyncio.run(run_ws(ws_base, token, project, agent, user, question(998)))
         raw, ws = [], []
         for run in range(args.runs):
-            raw.append(run_raw(llm, question(run), args.max_tokens))
+            raw.append(run_raw(llm, messages_for(run), args.max_tokens))
             ws.append(asyncio.run(run_ws(ws_base, token, project, agent, user, question(run))))
             print(
                 f"run {run + 1}: raw {raw[-1]['tokens']} tokens, ttft {raw[-1]['ttft'] * 1000:.0f} ms | "

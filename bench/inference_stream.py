@@ -23,15 +23,10 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
 
 ENV = {
     "DJANGO_SETTINGS_MODULE": "platform_site.settings.test",
@@ -44,51 +39,20 @@ ENV = {
 }
 os.environ.update(ENV)
 
-TOPICS = [
-    "lighthouses",
-    "bees",
-    "volcanoes",
-    "glaciers",
-    "trains",
-    "libraries",
-    "owls",
-    "tides",
-    "comets",
-    "forests",
-]
+from streaming_common import (  # noqa: E402  (after the environment above)
+    daphne,
+    free_port,
+    question,
+    run_raw,
+    setup_database,
+    spawn,
+    wait_for_port,
+    wait_for_worker,
+)
 
 
 def messages_for(run: int) -> list[dict[str, str]]:
-    topic = TOPICS[run % len(TOPICS)]
-    return [{"role": "user", "content": f"Write a short paragraph about {topic} (run {run})."}]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on port {port}")
-
-
-def setup_database():
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
-    call_command("prepare_models", verbosity=0)
-    connection.creation.create_test_db(verbosity=0, keepdb=True, serialize=False)
-    # create_test_db points this process at the test database already.
+    return [{"role": "user", "content": question(run)}]
 
 
 def make_user_and_project() -> tuple[str, str]:
@@ -100,51 +64,6 @@ def make_user_and_project() -> tuple[str, str]:
     user, _ = User.objects.get_or_create(email="bench@example.com")
     project = project_create(name=f"bench {time.time():.0f}", created_by=user)
     return str(AccessToken.for_user(user)), str(project.id)
-
-
-def start_worker() -> subprocess.Popen:
-    log = open(BASE_DIR / "var" / "bench-worker.log", "w")  # noqa: SIM115
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "platform_site", "worker", "-Q", ENV["INFERENCE_QUEUE"],
-         "-P", "solo", "-n", f"bench-{os.getpid()}@%h", "--loglevel", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=BASE_DIR, env={**os.environ}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-
-
-def start_daphne(port: int) -> subprocess.Popen:
-    log = open(BASE_DIR / "var" / "bench-daphne.log", "w")  # noqa: SIM115
-    return subprocess.Popen(
-        [str(BASE_DIR / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-         "platform_site.asgi:application"],
-        cwd=BASE_DIR, env={**os.environ}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-
-
-def wait_for_worker(timeout: float = 120) -> None:
-    from inference.client import worker_status
-
-    deadline = time.monotonic() + timeout
-    while worker_status() is None:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the inference worker did not start; see var/bench-worker.log")
-        time.sleep(0.2)
-
-
-def run_raw(llm, messages, max_tokens: int) -> dict[str, float]:
-    started = time.perf_counter()
-    first = last = None
-    tokens = 0
-    for chunk in llm.create_chat_completion(
-        messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True
-    ):
-        if chunk["choices"][0]["delta"].get("content"):
-            now = time.perf_counter()
-            first = first or now
-            last = now
-            tokens += 1
-    assert first is not None and last is not None, "no token came back"
-    return {"ttft": first - started, "total": last - started, "tokens": tokens}
 
 
 def run_platform(http, url: str, token: str, messages, max_tokens: int) -> dict[str, float]:
@@ -194,9 +113,15 @@ def main() -> None:
     token, project_id = make_user_and_project()
     spec = get_model(None, kind=CHAT)
     port = free_port()
-    worker, daphne = start_worker(), start_daphne(port)
+    worker = spawn(
+        [sys.executable, "-m", "celery", "-A", "platform_site", "worker", "-Q", ENV["INFERENCE_QUEUE"],
+         "-P", "solo", "-n", f"bench-{os.getpid()}@%h", "--loglevel", "WARNING",
+         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        "bench-worker.log",
+    )  # fmt: skip
+    server = spawn(daphne(port), "bench-daphne.log")
     try:
-        wait_for_worker()
+        wait_for_worker("bench-worker.log")
         wait_for_port(port)
         url = f"http://127.0.0.1:{port}/api/projects/{project_id}/inference/generate/"
         llm = Llama(
@@ -216,9 +141,9 @@ def main() -> None:
                 )
         llm.close()
     finally:
-        for process in (daphne, worker):
+        for process in (server, worker):
             process.send_signal(signal.SIGTERM)
-        for process in (daphne, worker):
+        for process in (server, worker):
             try:
                 process.wait(20)
             except subprocess.TimeoutExpired:
