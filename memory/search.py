@@ -70,8 +70,12 @@ def _filters(*, project_id: uuid.UUID, model: str, agent_id: uuid.UUID | None) -
 
 def _set_hnsw(cursor: Any, *, k: int) -> None:
     ef_search = max(int(settings.MEMORY_HNSW_EF_SEARCH), k)
-    cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search:d}")
-    cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    # Both SET LOCALs in one round trip (set_config(..., true) is SET LOCAL).
+    cursor.execute(
+        "SELECT set_config('hnsw.ef_search', %s, true),"
+        " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+        [str(ef_search)],
+    )
 
 
 _ROW = """

@@ -93,3 +93,20 @@ def test_start_with_that_database_url_exits_with_the_line_and_no_traceback():
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "pgvector" in lines[0], result.stderr
+
+
+def test_the_embedded_postgres_runs_with_its_shared_buffers(embedded):
+    """A quarter of the RAM at most 4 GB (or EMBEDDED_POSTGRES_SHARED_BUFFERS_MB): pgvector's
+    HNSW pages then stay in PostgreSQL's own cache."""
+    state = services.start()
+    with psycopg.connect(host=state["postgres"]["host"], dbname="postgres", user="postgres") as conn:
+        row = conn.execute("SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'")
+        assert row.fetchone()[0] == services.shared_buffers_mb()
+
+
+def test_shared_buffers_follow_the_setting_and_the_ram(monkeypatch):
+    monkeypatch.setenv("EMBEDDED_POSTGRES_SHARED_BUFFERS_MB", "512")
+    assert services.shared_buffers_mb() == 512
+    monkeypatch.delenv("EMBEDDED_POSTGRES_SHARED_BUFFERS_MB")
+    ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    assert services.shared_buffers_mb() == max(128, min(4096, ram_mb // 4))
