@@ -18,15 +18,11 @@ def turns_wait_in_a_queue_of_their_own(settings):
     """These tests are about the socket: the turns they queue must not be run by a default
     worker that another test of the session started (its events would arrive here, and its
     writes would race the flush at teardown). They wait in a queue no worker reads, emptied after."""
-    import redis
+    from tests.fixtures.workers import purge_queues
 
     settings.AGENT_TURN_QUEUE = "test-consumer-held"
     yield
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    try:
-        client.delete(settings.AGENT_TURN_QUEUE)
-    finally:
-        client.close()
+    purge_queues([settings.AGENT_TURN_QUEUE])
 
 
 def ws_path(conversation, project=None, token=None):
