@@ -122,8 +122,8 @@ def worker_heartbeats() -> list[dict[str, Any]]:
 def worker_status() -> dict[str, Any] | None:
     """None when no inference worker is alive; else how many, and the models they serve.
 
-    `{"workers": 1, "models": [{"name", "kind", "device": "cpu"|"gpu", "gpu_layers", ...}]}`,
-    from the heartbeats that workers write to Redis every few seconds.
+    `{"workers": 1, "models": [{"name", "kind", "device": "cpu"|"gpu", "gpu_layers", ...}],
+    "failed_models": [names]}`, from the heartbeats that workers write to Redis every few seconds.
     """
     beats = worker_heartbeats()
     if not beats:
@@ -132,7 +132,14 @@ def worker_status() -> dict[str, Any] | None:
     for beat in beats:
         for model in beat.get("models", []):
             models.setdefault(model["name"], model)
-    return {"workers": len(beats), "models": sorted(models.values(), key=lambda m: m["name"])}
+    # Models that a worker could not load (a damaged or missing file): requests for them get a
+    # 502 `model_unavailable`; the others are served.
+    failed = {name for beat in beats for name in beat.get("failed", [])} - set(models)
+    return {
+        "workers": len(beats),
+        "models": sorted(models.values(), key=lambda m: m["name"]),
+        "failed_models": sorted(failed),
+    }
 
 
 async def aworker_status() -> dict[str, Any] | None:
