@@ -106,6 +106,7 @@ async def run_ws(ws_base: str, token: str, project, agent, user, content: str) -
                 break
             elif event["type"] == "error":
                 raise RuntimeError(event)
+    assert first is not None and last is not None, "no token came back"
     return {"ttft": first - started, "total": last - started, "tokens": tokens, "events": events}
 
 

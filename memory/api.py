@@ -6,7 +6,7 @@ documents (CONTRIBUTE); admins delete (MANAGE). Outsiders get 404 from the gate.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +17,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import User
 from projects.tenancy import CONTRIBUTE, MANAGE, VIEW, ProjectScopedMixin
 
 from . import selectors, services
@@ -86,7 +87,7 @@ class MemoryEntryListCreateView(ProjectScopedMixin, generics.ListAPIView):
                 content=data["content"],
                 metadata=data.get("metadata") or {},
                 agent=data.get("agent_id"),
-                created_by=request.user,
+                created_by=cast(User, request.user),  # the gate lets only members in
             )
         except EmbeddingUnavailable as exc:
             raise EmbeddingServiceUnavailable(str(exc)) from exc
@@ -198,7 +199,7 @@ class DocumentListCreateView(ProjectScopedMixin, generics.ListAPIView):
             file=upload,
             filename=upload.name,
             declared_type=getattr(upload, "content_type", None),
-            uploaded_by=request.user,
+            uploaded_by=cast(User, request.user),
         )
         return Response(
             DocumentSerializer(document).data,

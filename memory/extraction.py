@@ -130,7 +130,7 @@ def _extract_pdf(data: bytes) -> Extracted:
             page_starts.append((offset, number))
             parts.append(page_text)
             offset += len(page_text) + 2
-        title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+        title = reader.metadata.get("/Title") if reader.metadata else None
     except ExtractionError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
@@ -139,7 +139,7 @@ def _extract_pdf(data: bytes) -> Extracted:
         raise ExtractionError(
             "No text was found in this PDF. It may contain only scanned images, which are not read (no OCR)."
         )
-    metadata = {"pages": len(reader.pages)}
+    metadata: dict[str, Any] = {"pages": len(reader.pages)}
     if title:
         metadata["title"] = str(title)
     return Extracted(text="\n\n".join(parts), page_starts=page_starts, metadata=metadata)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import io
 import textwrap
 from pathlib import Path
+from typing import Any
 
-TOPICS = {
+# name → (file name, its text; for the PDF, the text of each page)
+TOPICS: dict[str, tuple[str, Any]] = {
     "txt": (
         "lighthouse.txt",
         "The keeper of the Skellig lighthouse winds the clockwork of the lamp every evening at dusk. "
@@ -74,7 +76,7 @@ def _pdf_escape(text: str) -> str:
 
 def make_pdf(pages: list[str] | None = None) -> bytes:
     """A real PDF (Helvetica text, one content stream per page) written by hand, readable by pypdf."""
-    pages = pages if pages is not None else TOPICS["pdf"][1]
+    pages = pages if pages is not None else list(TOPICS["pdf"][1])
     objects: list[bytes] = []
     page_ids = []
     font_id = 3 + 2 * len(pages)

@@ -40,6 +40,7 @@ def ingest(project, kind: str, *, uploader=None) -> Document:
     assert created
     result = document_ingest(document_id=document.pk)
     assert result.status == DocumentStatus.READY, result.error
+    assert result.document is not None
     return result.document
 
 
