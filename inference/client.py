@@ -17,6 +17,9 @@ Async variants for ASGI code (SSE views, consumers): `achat_stream`, `aembed`, `
   earlier requests): the API answers 503, never hangs.
 - `InferenceError`: the request reached a worker and failed there, or cannot be served
   (unknown model, prompt longer than the context): `code` and `detail` say which.
+- A stream whose worker dies during the answer (killed, out of memory) ends with an `error`
+  event `worker_lost` once the worker's heartbeat has expired (HEARTBEAT_TTL, 15 s), and one
+  that goes silent with `timeout` after INFERENCE_STREAM_TIMEOUT: never a hang.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
 
 from .registry import CHAT, EMBEDDING, UnknownModel, get_model
-from .worker import CANCEL_TTL, cancel_key, group_name, heartbeats, redis_client
+from .worker import CANCEL_TTL, cancel_key, group_name, heartbeat_alive, heartbeats, redis_client
 
 __all__ = [
     "InferenceError",
@@ -57,6 +60,7 @@ __all__ = [
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 POLL_SECONDS = 0.5
+WORKER_CHECK_SECONDS = 2.0  # during an answer: how often a silent stream checks its worker's heartbeat
 
 
 def _queue_cap() -> float:
@@ -200,10 +204,7 @@ def embed(
             except CeleryTimeout:
                 if result.state != "PENDING":
                     wait = timeout if timeout is not None else settings.INFERENCE_STREAM_TIMEOUT
-                    try:
-                        out = result.get(timeout=wait, disable_sync_subtasks=False)
-                    except CeleryTimeout:
-                        raise InferenceError("timeout", "The embedding took too long.") from None
+                    out = _embedding_result(result, wait)
                     break
                 if _give_up(time.monotonic() - waited_since, alive=lambda: worker_status() is not None):
                     result.revoke()
@@ -215,6 +216,21 @@ def embed(
     if "error" in out:
         raise InferenceError(out["error"]["code"], out["error"]["detail"])
     return out["vectors"]
+
+
+def _embedding_result(result: Any, wait: float) -> dict[str, Any]:
+    """The result of an embedding a worker has started: `timeout` after `wait` s, and
+    `worker_lost` once no inference worker beats any more (it died on the batch)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return result.get(timeout=min(WORKER_CHECK_SECONDS, wait), disable_sync_subtasks=False)
+        except CeleryTimeout:
+            if time.monotonic() >= deadline:
+                raise InferenceError("timeout", "The embedding took too long.") from None
+            if worker_status() is None:
+                detail = "The inference worker stopped during the embedding."
+                raise InferenceError("worker_lost", detail) from None
 
 
 async def aembed(
@@ -278,6 +294,7 @@ async def achat_stream(
             kwargs=kwargs, queue=settings.INFERENCE_QUEUE, expires=_queue_cap()
         )
         message = await _first_message(layer, channel)
+        worker_key = message.get("worker")  # the "started" event names the worker's heartbeat
         while True:
             kind = message.get("type")
             if kind == "inference.tokens":
@@ -299,11 +316,20 @@ async def achat_stream(
                 yield {"type": "error", "code": message["code"], "detail": message["detail"]}
                 return
             try:
-                message = await asyncio.wait_for(layer.receive(channel), event_timeout)
+                message = await _next_message(layer, channel, timeout=event_timeout, worker_key=worker_key)
             except TimeoutError:
                 await acancel(request_id)
                 finished = True
                 yield {"type": "error", "code": "timeout", "detail": "The worker stopped answering."}
+                return
+            except WorkerLost:
+                await acancel(request_id)  # in case it was only slow to beat
+                finished = True
+                yield {
+                    "type": "error",
+                    "code": "worker_lost",
+                    "detail": "The inference worker stopped during the answer.",
+                }
                 return
     finally:
         if not finished:  # the caller left, or no worker took it: make sure nothing runs on
@@ -328,6 +354,33 @@ async def _first_message(layer: Any, channel: str) -> dict[str, Any]:
                 raise InferenceUnavailable()
     finally:
         if not receive.done():  # given up, or the caller left
+            receive.cancel()
+
+
+class WorkerLost(Exception):
+    """The worker that took the request stopped beating before it finished."""
+
+
+async def _next_message(
+    layer: Any, channel: str, *, timeout: float, worker_key: str | None
+) -> dict[str, Any]:
+    """The next event; TimeoutError after `timeout` s of silence; WorkerLost as soon as the
+    worker serving the request has no heartbeat (killed, out of memory, its machine gone): it
+    is noticed within HEARTBEAT_TTL + WORKER_CHECK_SECONDS instead of the whole `timeout`."""
+    receive = asyncio.ensure_future(layer.receive(channel))
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            done, _ = await asyncio.wait({receive}, timeout=min(WORKER_CHECK_SECONDS, left))
+            if done:
+                return receive.result()
+            if worker_key and not await sync_to_async(heartbeat_alive, thread_sensitive=False)(worker_key):
+                raise WorkerLost
+    finally:
+        if not receive.done():
             receive.cancel()
 
 

@@ -3,7 +3,7 @@
 They are enqueued by `inference.client` only. Chat streams its events to the channel-layer
 group `inference.<request_id>`:
 
-    {"type": "inference.started", "request_id"}
+    {"type": "inference.started", "request_id", "worker"}          (the worker's heartbeat key)
     {"type": "inference.tokens",  "request_id", "text"}            (batched, see below)
     {"type": "inference.done",    "request_id", "text", "usage", "timings", "finish_reason",
                                   "tool_calls"}
@@ -27,7 +27,7 @@ from django.conf import settings
 
 from platform_site import metrics
 
-from . import worker  # noqa: F401  (connects the worker's start-up signals)
+from . import worker  # importing it connects the worker's start-up signals
 from .models import UsageKind, UsageStatus
 from .registry import UnknownModel
 from .services import usage_record
@@ -98,7 +98,7 @@ def chat(
     def emit(kind: str, **fields: Any) -> None:
         sender.send(group, {"type": f"inference.{kind}", "request_id": request_id, **fields})
 
-    emit("started")
+    emit("started", worker=worker.my_heartbeat_key())
 
     result = ChatResult()
     batch_seconds = settings.INFERENCE_STREAM_BATCH_MS / 1000

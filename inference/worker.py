@@ -66,6 +66,11 @@ def heartbeat_remove(*, queue: str, key: str) -> None:
         pipe.execute()
 
 
+def heartbeat_alive(key: str) -> bool:
+    """Whether the worker that wrote heartbeat `key` is still alive (its key has not expired)."""
+    return bool(redis_client().exists(key))
+
+
 def heartbeats(*, queue: str) -> list[dict[str, Any]]:
     """The live heartbeats of the workers of `queue`: two Redis round trips, no SCAN."""
     client = redis_client()
@@ -166,6 +171,11 @@ def stop() -> None:
 
 def _my_heartbeat_key() -> str:
     return heartbeat_key(settings.INFERENCE_QUEUE, _state["hostname"], os.getpid())
+
+
+def my_heartbeat_key() -> str | None:
+    """This worker's heartbeat key, or None in a process that writes no heartbeat."""
+    return _my_heartbeat_key() if _started.is_set() else None
 
 
 def heartbeat_payload() -> dict[str, Any]:

@@ -1,0 +1,152 @@
+"""The inference worker dies in the middle of an answer (killed, out of memory, its machine
+gone): the stream ends with an `error` event `worker_lost` once the worker's heartbeat has
+expired, instead of waiting out INFERENCE_STREAM_TIMEOUT; an agent turn ends `failed` with that
+reason, keeps what was streamed, and the conversation stays usable. Each test kills a real
+worker of its own, on a queue of its own."""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+from django.db import connection
+
+from agents import services
+from agents.models import ConversationEvent
+from agents.tests.factories import AgentFactory, ConversationFactory
+from inference import client
+from inference.worker import heartbeats
+from tests.fixtures.workers import start_celery_worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+
+# Far longer than the heartbeat's 15 s: an answer that ends in `worker_lost` was not simply
+# waiting out the stream's time limit (that one ends in `timeout`).
+STREAM_TIMEOUT = 240.0
+
+
+@pytest.fixture
+def session_queue(inference_worker, settings):
+    """The session's inference worker's queue (started before this test moves to its own)."""
+    return settings.INFERENCE_QUEUE
+
+
+@pytest.fixture
+def doomed_worker(session_queue, settings):
+    queue = f"inference-doomed-{uuid.uuid4().hex[:6]}"
+    settings.INFERENCE_QUEUE = queue  # this process (the web side) and the worker share it
+    settings.INFERENCE_STREAM_TIMEOUT = STREAM_TIMEOUT
+    settings.AGENT_TURN_TIMEOUT = STREAM_TIMEOUT
+    worker = start_celery_worker(
+        queues=[queue],
+        db_name=connection.settings_dict["NAME"],
+        env={"INFERENCE_QUEUE": queue},
+        ready=lambda w: any(beat.get("pid") == w.process.pid for beat in heartbeats(queue=queue)),
+    )
+    yield worker
+    worker.stop()
+
+
+def kill(worker) -> None:
+    worker.process.send_signal(signal.SIGKILL)
+    worker.process.wait(10)
+
+
+LONG = [{"role": "user", "content": "Write a very long story about the sea, with many chapters."}]
+
+
+def test_a_stream_whose_worker_dies_ends_with_worker_lost(doomed_worker):
+    events = []
+    for event in client.chat_stream(messages=LONG, max_tokens=1000, temperature=1.0):
+        events.append(event)
+        if len(events) == 1:
+            assert event["type"] == "tokens"
+            kill(doomed_worker)
+
+    kinds = [event["type"] for event in events]
+    assert kinds[-1] == "error" and set(kinds[:-1]) == {"tokens"}
+    assert events[-1]["code"] == "worker_lost"
+    assert "stopped during the answer" in events[-1]["detail"]
+
+
+def test_an_agent_turn_whose_worker_dies_fails_and_the_conversation_goes_on(
+    doomed_worker, session_queue, project, settings
+):
+    services.tool_registry_sync()
+    agent = AgentFactory(project=project, name="Storyteller", max_tokens=1000, temperature=1.0)
+    conversation = ConversationFactory(agent=agent, project=project)
+    outcome = {}
+
+    def turn() -> None:
+        try:
+            outcome["reply"] = services.agent_run_once(
+                agent=agent, conversation=conversation, content=LONG[0]["content"]
+            )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=turn)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not ConversationEvent.objects.filter(conversation=conversation, type="token").exists():
+        assert thread.is_alive() and time.monotonic() < deadline, "no token came"
+        time.sleep(0.05)
+    kill(doomed_worker)
+    thread.join(STREAM_TIMEOUT + 30)
+    assert not thread.is_alive()
+
+    reply = outcome["reply"]
+    assert reply.status == "failed" and reply.error.startswith("worker_lost")
+    events = list(ConversationEvent.objects.filter(conversation=conversation).order_by("seq"))
+    streamed = "".join(
+        e.payload["text"] for e in events if e.type == "token" and e.payload["message_id"] == str(reply.pk)
+    )
+    assert streamed and reply.content == streamed  # nothing lost, nothing half-written
+    errors = [e for e in events if e.type == "error"]
+    assert [e.payload["code"] for e in errors] == ["worker_lost"]
+    assert errors[0].payload["message_id"] == str(reply.pk)
+    assert events[-1].type == "message.completed" and events[-1].payload["message"]["status"] == "failed"
+
+    # The next message is answered by a live worker.
+    settings.INFERENCE_QUEUE = session_queue
+    services.agent_update(agent=agent, max_tokens=16)
+    agent.refresh_from_db()
+    again = services.agent_run_once(agent=agent, conversation=conversation, content="Say hello.")
+    assert again.status == "completed", again.error
+
+
+def test_an_embedding_whose_worker_dies_fails_with_worker_lost(doomed_worker):
+    from inference.worker import redis_client
+
+    sentence = "the tide comes in over the flats and goes out again. "
+    texts = [f"Paragraph {i}: " + sentence * 70 for i in range(64)]  # the largest batch allowed
+    outcome = {}
+
+    def embed() -> None:
+        try:
+            outcome["vectors"] = client.embed(texts)
+        except Exception as exc:  # handed to the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=embed)
+    thread.start()
+    # Kill it once it has started on the batch (the task's STARTED state is in the result backend).
+    redis = redis_client()
+    deadline = time.monotonic() + 60
+    while not any(
+        re.search(rb'"status": ?"STARTED"', redis.get(key) or b"")
+        for key in redis.scan_iter("celery-task-meta-*")
+    ):
+        assert thread.is_alive() and time.monotonic() < deadline, f"the embedding never started: {outcome}"
+        time.sleep(0.02)
+    kill(doomed_worker)
+    thread.join(STREAM_TIMEOUT + 30)
+    assert not thread.is_alive()
+
+    error = outcome.get("error")
+    assert isinstance(error, client.InferenceError), outcome
+    assert error.code == "worker_lost"
