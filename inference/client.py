@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import queue
 import re
 import threading
@@ -39,6 +40,8 @@ from asgiref.sync import sync_to_async
 from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeout
 from django.conf import settings
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from .registry import CHAT, EMBEDDING, UnknownModel, get_model
 from .worker import CANCEL_TTL, cancel_key, group_name, heartbeat_alive, heartbeats, redis_client
@@ -57,6 +60,12 @@ __all__ = [
     "new_request_id",
     "worker_status",
 ]
+
+logger = logging.getLogger(__name__)
+
+# Redis (the channel layer, heartbeats, cancel flags, the broker) not answering.
+BUS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, KombuOperationalError)
+BUS_DOWN = "The message bus (Redis) is not reachable."
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 POLL_SECONDS = 0.5
@@ -274,15 +283,22 @@ async def achat_stream(
 
     request_id = _check_request_id(request_id)
     name = _model_name(model, CHAT)
-    if await aworker_status() is None:
-        raise InferenceUnavailable("No inference worker is running.")
+    try:
+        if await aworker_status() is None:
+            raise InferenceUnavailable("No inference worker is running.")
+    except BUS_ERRORS as exc:
+        raise InferenceUnavailable(BUS_DOWN) from exc
     event_timeout = timeout if timeout is not None else settings.INFERENCE_STREAM_TIMEOUT
     # A layer of our own: channels_redis's receive state belongs to one event loop.
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     channel = await layer.new_channel("inference.")
     group = group_name(request_id)
     finished = False
-    await layer.group_add(group, channel)
+    try:
+        await layer.group_add(group, channel)
+    except BUS_ERRORS as exc:
+        await asyncio.shield(_cleanup(layer, group, channel))
+        raise InferenceUnavailable(BUS_DOWN) from exc
     try:
         kwargs = {
             "request_id": request_id, "messages": messages, "model": name,
@@ -290,10 +306,13 @@ async def achat_stream(
             "tools": tools, "tool_choice": tool_choice, "grammar": grammar,
             "project_id": _id(project), "user_id": _id(user), "enqueued_at": time.time(),
         }  # fmt: skip
-        await sync_to_async(chat_task.apply_async, thread_sensitive=False)(
-            kwargs=kwargs, queue=settings.INFERENCE_QUEUE, expires=_queue_cap()
-        )
-        message = await _first_message(layer, channel)
+        try:
+            await sync_to_async(chat_task.apply_async, thread_sensitive=False)(
+                kwargs=kwargs, queue=settings.INFERENCE_QUEUE, expires=_queue_cap()
+            )
+            message = await _first_message(layer, channel)
+        except BUS_ERRORS as exc:
+            raise InferenceUnavailable(BUS_DOWN) from exc
         worker_key = message.get("worker")  # the "started" event names the worker's heartbeat
         while True:
             kind = message.get("type")
@@ -323,7 +342,7 @@ async def achat_stream(
                 yield {"type": "error", "code": "timeout", "detail": "The worker stopped answering."}
                 return
             except WorkerLost:
-                await acancel(request_id)  # in case it was only slow to beat
+                await _cancel_quietly(request_id)  # in case it was only slow to beat
                 finished = True
                 yield {
                     "type": "error",
@@ -331,9 +350,19 @@ async def achat_stream(
                     "detail": "The inference worker stopped during the answer.",
                 }
                 return
+            except BUS_ERRORS:
+                logger.warning("inference: lost Redis during request %s", request_id, exc_info=True)
+                await _cancel_quietly(request_id)  # reaches the worker if only this connection broke
+                finished = True
+                yield {
+                    "type": "error",
+                    "code": "bus_unavailable",
+                    "detail": "The connection to Redis was lost during the answer.",
+                }
+                return
     finally:
         if not finished:  # the caller left, or no worker took it: make sure nothing runs on
-            await acancel(request_id)
+            await _cancel_quietly(request_id)
         await asyncio.shield(_cleanup(layer, group, channel))
 
 
@@ -384,13 +413,25 @@ async def _next_message(
             receive.cancel()
 
 
+async def _cancel_quietly(request_id: str) -> None:
+    try:
+        await acancel(request_id)
+    except BUS_ERRORS:  # Redis is gone: the worker stops at max_tokens or its time limit
+        logger.warning("inference: could not cancel request %s", request_id, exc_info=True)
+
+
 async def _cleanup(layer: Any, group: str, channel: str) -> None:
+    """Leave the group and close the layer's connections; with Redis gone, the group's entry
+    expires by itself (the channel layer's group_expiry)."""
     try:
         await layer.group_discard(group, channel)
+    except BUS_ERRORS:
+        logger.warning("inference: could not leave group %s", group, exc_info=True)
     finally:
         close = getattr(layer, "close_pools", None)
         if close is not None:
-            await close()
+            with contextlib.suppress(*BUS_ERRORS):
+                await close()
 
 
 _END = object()

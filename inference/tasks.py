@@ -36,6 +36,7 @@ from .worker import cancel_key, get_sender, group_name, redis_client
 logger = logging.getLogger(__name__)
 
 CANCEL_CHECK_SECONDS = 0.1  # a cancel takes effect within 100 ms; fewer Redis calls per token
+CANCEL_RETRY_SECONDS = 5.0  # after a failed check (Redis away): not one warning per token
 
 
 def _cancel_checker(request_id: str):  # type: ignore[no-untyped-def]
@@ -49,7 +50,8 @@ def _cancel_checker(request_id: str):  # type: ignore[no-untyped-def]
             state["next"] = now + CANCEL_CHECK_SECONDS
             try:
                 state["cancelled"] = bool(client.exists(key))
-            except redis.RedisError:
+            except redis.RedisError:  # Redis is gone: generate on, and ask again in a while
+                state["next"] = now + CANCEL_RETRY_SECONDS
                 logger.warning("inference: cancel check failed", exc_info=True)
         return bool(state["cancelled"])
 

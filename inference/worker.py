@@ -222,6 +222,7 @@ class ChannelSender:
 
         self._layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
         self._loop = asyncio.new_event_loop()
+        self._failing = False
         self._queue: asyncio.Queue[tuple[str | None, Any]] | None = None
         ready = threading.Event()
         self._thread = threading.Thread(
@@ -260,8 +261,11 @@ class ChannelSender:
                     continue
                 try:
                     await self._layer.group_send(group, message)
+                    self._failing = False
                 except Exception:
-                    logger.warning("inference: channel layer send failed", exc_info=True)
+                    if not self._failing:  # once per outage, not once per batch of tokens
+                        logger.warning("inference: channel layer send failed", exc_info=True)
+                    self._failing = True
 
 
 def coalesce(items: Iterable[tuple[str | None, Any]]) -> list[tuple[str | None, Any]]:

@@ -11,10 +11,15 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # its Celery workers would consume the other's tasks.
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="test_platform")}
 TEST_REDIS_URL = redis_url_with_db(REDIS_URL, env.int("TEST_REDIS_DB", default=1))
+# TEST_CHANNEL_LAYER_URL: a Redis of a test's own for the channel layer (a test that stops it).
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [TEST_REDIS_URL], "capacity": 1500, "expiry": 60},
+        "CONFIG": {
+            "hosts": [env.str("TEST_CHANNEL_LAYER_URL", default="") or TEST_REDIS_URL],
+            "capacity": 1500,
+            "expiry": 60,
+        },
     }
 }
 CELERY_BROKER_URL = TEST_REDIS_URL
