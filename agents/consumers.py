@@ -6,11 +6,14 @@ Protocol (API.md): authenticate with the access token (`?token=` or the subproto
 - server → client: the conversation's stored events (each with its `seq`), in seq order
   without gaps or repeats, plus `ping` heartbeats and `error`s about this socket's own input
   (those two are not stored: their `seq` is null).
+If the channel layer (Redis) goes away, the socket gets an `error` `bus_unavailable` (seq null)
+and is closed with 1013 (try again later); the events go on being stored in PostgreSQL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -23,6 +26,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from accounts.models import User
+from inference.client import BUS_ERRORS
 from projects.selectors import project_user_has_perm
 from projects.tenancy import CONTRIBUTE
 from projects.usage import QuotaExceeded, quota_check
@@ -34,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN_LATER = 1013  # the channel layer (Redis) went away: reconnect, then `resume`
+BUS_LOST = "The server lost its connection to Redis. Reconnect and resume after your last seq."
 REPLAY_CHUNK = 500
 
 
@@ -91,6 +97,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
     last_seq = 0
     group: str | None = None
     _ping_task: asyncio.Task | None = None
+
+    _accepted = False
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except BUS_ERRORS:
+            logger.warning("chat socket: lost the channel layer", exc_info=True)
+            if self._ping_task is not None:
+                self._ping_task.cancel()
+            error = {"type": "error", "seq": None, "code": "bus_unavailable", "detail": BUS_LOST}
+            with contextlib.suppress(Exception):  # the client may be gone as well
+                if not self._accepted:  # so that the client sees the close code, not an HTTP 403
+                    await send({"type": "websocket.accept"})
+                await send({"type": "websocket.send", "text": json.dumps(error)})
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol=subprotocol, headers=headers)
+        self._accepted = True
 
     async def connect(self) -> None:
         self._lock = asyncio.Lock()

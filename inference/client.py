@@ -193,17 +193,20 @@ def embed(
     if not texts:
         return []
     name = _model_name(model, EMBEDDING)
-    _require_worker()
     request_id = new_request_id()
-    result = embed_task.apply_async(
-        kwargs={
-            "texts": list(texts), "model": name, "project_id": _id(project),
-            "user_id": _id(user), "request_id": request_id,
-        },
-        queue=settings.INFERENCE_QUEUE,
-        expires=_queue_cap(),
-        task_id=request_id,
-    )  # fmt: skip
+    try:
+        _require_worker()
+        result = embed_task.apply_async(
+            kwargs={
+                "texts": list(texts), "model": name, "project_id": _id(project),
+                "user_id": _id(user), "request_id": request_id,
+            },
+            queue=settings.INFERENCE_QUEUE,
+            expires=_queue_cap(),
+            task_id=request_id,
+        )  # fmt: skip
+    except BUS_ERRORS as exc:
+        raise InferenceUnavailable(BUS_DOWN) from exc
     try:
         waited_since = time.monotonic()
         while True:  # until a worker starts on it (the task tracks STARTED)
@@ -220,8 +223,13 @@ def embed(
                     raise InferenceUnavailable() from None
     except TaskRevokedError:  # expired in the queue before a worker took it
         raise InferenceUnavailable() from None
+    except BUS_ERRORS as exc:
+        raise InferenceError(
+            "bus_unavailable", "The connection to Redis was lost during the embedding."
+        ) from exc
     finally:
-        result.forget()
+        with contextlib.suppress(*BUS_ERRORS):
+            result.forget()
     if "error" in out:
         raise InferenceError(out["error"]["code"], out["error"]["detail"])
     return out["vectors"]

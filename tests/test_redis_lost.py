@@ -9,9 +9,6 @@ on the session's Redis), so that stopping it touches nothing else of the run."""
 
 from __future__ import annotations
 
-import signal
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -24,56 +21,11 @@ from agents.models import ConversationEvent
 from agents.tests.factories import AgentFactory, ConversationFactory
 from inference import client
 from inference.worker import heartbeats
-from platform_site.services import _redis_binary
 from tests.fixtures.workers import start_celery_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
 STREAM_TIMEOUT = 240.0  # an answer that ends in bus_unavailable did not wait this out
-
-
-class RedisServer:
-    def __init__(self, folder, port: int) -> None:
-        self.folder, self.port = folder, port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [str(_redis_binary()), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the test's redis-server did not start"
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-
-@pytest.fixture
-def bus(tmp_path, free_tcp_port, settings):
-    server = RedisServer(tmp_path, free_tcp_port)
-    server.start()
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [server.url], "capacity": 1500, "expiry": 60},
-        }
-    }
-    yield server
-    server.kill()
 
 
 @pytest.fixture
@@ -162,6 +114,23 @@ def test_generate_with_the_channel_layer_down_answers_503(inference_worker, bus,
             {"prompt": "Hello", "max_tokens": 8, "stream": stream},
             format="json",
         )
+        assert response.status_code == 503, response.content
+        error = response.json()["errors"][0]
+        assert error["code"] == "no_inference_worker" and "Redis" in error["detail"]
+
+
+def test_generate_and_embed_with_redis_down_answer_503(
+    inference_worker, bus, settings, api_client, member, project
+):
+    settings.CELERY_BROKER_URL = bus.url  # where this process looks for the workers' heartbeats
+    bus.kill()
+    http = api_client(member)
+    http.raise_request_exception = False
+    for path, body in (
+        ("generate", {"prompt": "Hello", "max_tokens": 8}),
+        ("embed", {"texts": ["Hello"]}),
+    ):
+        response = http.post(f"/api/projects/{project.pk}/inference/{path}/", body, format="json")
         assert response.status_code == 503, response.content
         error = response.json()["errors"][0]
         assert error["code"] == "no_inference_worker" and "Redis" in error["detail"]

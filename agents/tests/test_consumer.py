@@ -202,3 +202,43 @@ class TestProtocol:
             await comm.disconnect()
 
         async_to_sync(scenario)()
+
+
+class TestRedisGoesAway:
+    """The channel layer's Redis (a server of the test's own) stops: the socket is told and
+    closed with 1013 (try again later), never left hanging."""
+
+    async def _until_close(self, comm):
+        sent = []
+        while True:
+            output = await comm.receive_output(timeout=30)
+            if output["type"] == "websocket.close":
+                return sent, output["code"]
+            if output["type"] == "websocket.send":
+                event = json.loads(output["text"])
+                if event["type"] != "ping":
+                    sent.append(event)
+
+    def test_an_open_socket_gets_bus_unavailable_and_1013(self, bus, conversation, owner, access_token):
+        async def scenario():
+            comm = communicator(ws_path(conversation, token=access_token(owner)))
+            assert (await comm.connect())[0]
+            bus.kill()
+            sent, code = await self._until_close(comm)
+            assert code == 1013
+            assert [(e["type"], e["code"], e["seq"]) for e in sent] == [("error", "bus_unavailable", None)]
+            assert "resume" in sent[0]["detail"]
+
+        async_to_sync(scenario)()
+
+    def test_connecting_while_redis_is_down_gets_1013(self, bus, conversation, owner, access_token):
+        bus.kill()
+
+        async def scenario():
+            comm = communicator(ws_path(conversation, token=access_token(owner)))
+            connected, _ = await comm.connect(timeout=30)
+            assert connected  # accepted only to carry the reason and the code
+            sent, code = await self._until_close(comm)
+            assert code == 1013 and [e["code"] for e in sent] == ["bus_unavailable"]
+
+        async_to_sync(scenario)()
