@@ -148,7 +148,12 @@ class TestRunOnce:
 class TestToolLoop:
     def test_forced_tool_call_is_validated_run_and_fed_back(self, inference_worker, project, tools):
         agent = AgentFactory(
-            project=project, name="Calc", tool_choice="calculator", max_tool_steps=1, max_tokens=48
+            project=project,
+            name="Calc",
+            tool_choice="calculator",
+            max_tool_steps=1,
+            max_tokens=96,
+            temperature=0.0,  # greedy: the same call every run (a sampled one may run past max_tokens)
         )
         allow(agent, "calculator")
         conversation = ConversationFactory(agent=agent, project=project)
@@ -182,7 +187,12 @@ class TestToolLoop:
 
         services.tool_registry_sync()
         agent = AgentFactory(
-            project=project, name="Sleepy", tool_choice="test_sleep", max_tool_steps=1, max_tokens=16
+            project=project,
+            name="Sleepy",
+            tool_choice="test_sleep",
+            max_tool_steps=1,
+            max_tokens=32,
+            temperature=0.0,  # greedy: a sampled call may run past max_tokens
         )
         allow(agent, "test_sleep")
         conversation = ConversationFactory(agent=agent, project=project)
