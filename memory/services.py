@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -205,6 +206,41 @@ def document_requeue(*, document: Document, enqueue: bool = True) -> Document:
     if enqueue:
         _enqueue_ingest(document)
     return document
+
+
+STALE_PROCESSING_REASON = (
+    "worker_lost: the worker stopped while ingesting this document. Upload the file again to retry."
+)
+
+
+def stale_documents_reap(*, now: Any = None) -> dict[str, int]:
+    """Documents whose ingestion was lost; Celery beat runs it every minute.
+
+    - `processing` with no progress for MEMORY_INGEST_STALE_SECONDS: the worker died on it (a
+      live ingestion moves its progress every batch of chunks). It ends `failed` with the reason;
+      it is not retried by itself, since the file may be what stopped the worker. Uploading the
+      same file again retries it (document_upload).
+    - `pending` as long: its task was lost (the broker restarted empty, say): queued again.
+      (A document waiting for the inference worker is touched at each try, every ≤ 60 s.)
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.MEMORY_INGEST_STALE_SECONDS)
+    failed = Document.objects.filter(status=DocumentStatus.PROCESSING, updated_at__lt=cutoff).update(
+        status=DocumentStatus.FAILED, error=STALE_PROCESSING_REASON, updated_at=now
+    )
+    requeued = 0
+    for document in Document.objects.filter(status=DocumentStatus.PENDING, updated_at__lt=cutoff):
+        with transaction.atomic():
+            # Claimed by this update: a second reaper running at the same time queues nothing.
+            claimed = Document.objects.filter(
+                pk=document.pk, status=DocumentStatus.PENDING, updated_at__lt=cutoff
+            ).update(updated_at=now)
+            if claimed:
+                _enqueue_ingest(document)
+                requeued += 1
+    if failed or requeued:
+        logger.warning("memory: %s stale documents failed, %s queued again", failed, requeued)
+    return {"failed": failed, "requeued": requeued}
 
 
 def _enqueue_ingest(document: Document) -> None:

@@ -26,3 +26,11 @@ def document_ingest_task(self: Task, document_id: str) -> dict[str, object]:
     if result.status == RETRY:
         raise self.retry(countdown=min(60, 5 * 2**self.request.retries), max_retries=retries)
     return {"document_id": document_id, "status": result.status, "chunks": result.chunks}
+
+
+@shared_task(name="memory.tasks.stale_documents_reap", ignore_result=True)
+def stale_documents_reap_task() -> dict[str, int]:
+    """Fail documents whose ingestion lost its worker; queue again those whose task was lost."""
+    from .services import stale_documents_reap
+
+    return stale_documents_reap()

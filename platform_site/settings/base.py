@@ -206,6 +206,8 @@ CELERY_BEAT_SCHEDULER = "scheduling.scheduler:PlatformScheduler"
 CELERY_BEAT_SCHEDULE = {
     # agents: fail turns whose worker died, restart conversation queues whose task was lost
     "agents-stale-turns": {"task": "agents.tasks.stale_turns_reap", "schedule": 60.0},
+    # memory: fail documents whose ingestion lost its worker, queue again those whose task was lost
+    "memory-stale-documents": {"task": "memory.tasks.stale_documents_reap", "schedule": 60.0},
 }
 
 # --- REST framework, JWT, OpenAPI ---------------------------------------------------------
@@ -371,6 +373,9 @@ MEMORY_EMBED_TIMEOUT = env.float("MEMORY_EMBED_TIMEOUT", default=60.0)  # second
 MEMORY_INGEST_TIME_LIMIT = env.int("MEMORY_INGEST_TIME_LIMIT", default=3600)  # seconds per document
 # Tries of an ingestion task while no inference worker answers (5 s, 10 s, … 60 s apart: ~6 min).
 MEMORY_INGEST_WORKER_RETRIES = env.int("MEMORY_INGEST_WORKER_RETRIES", default=8)
+# A document `processing` (or `pending`) with no progress for this long lost its worker (or its
+# task): memory.tasks.stale_documents_reap fails it (or queues it again).
+MEMORY_INGEST_STALE_SECONDS = env.int("MEMORY_INGEST_STALE_SECONDS", default=600)
 MEMORY_HNSW_EF_SEARCH = env.int("MEMORY_HNSW_EF_SEARCH", default=200)  # bench/memory_search.py
 MEMORY_SEARCH_MAX_K = env.int("MEMORY_SEARCH_MAX_K", default=50)
 MEMORY_HYBRID_CANDIDATES = env.int("MEMORY_HYBRID_CANDIDATES", default=50)
