@@ -344,30 +344,19 @@ async def achat_stream(
                 return
             try:
                 message = await _next_message(layer, channel, timeout=event_timeout, worker_key=worker_key)
+                continue
             except TimeoutError:
-                await acancel(request_id)
-                finished = True
-                yield {"type": "error", "code": "timeout", "detail": "The worker stopped answering."}
-                return
+                code, detail = "timeout", "The worker stopped answering."
             except WorkerLost:
-                await _cancel_quietly(request_id)  # in case it was only slow to beat
-                finished = True
-                yield {
-                    "type": "error",
-                    "code": "worker_lost",
-                    "detail": "The inference worker stopped during the answer.",
-                }
-                return
+                code, detail = "worker_lost", "The inference worker stopped during the answer."
             except BUS_ERRORS:
                 logger.warning("inference: lost Redis during request %s", request_id, exc_info=True)
-                await _cancel_quietly(request_id)  # reaches the worker if only this connection broke
-                finished = True
-                yield {
-                    "type": "error",
-                    "code": "bus_unavailable",
-                    "detail": "The connection to Redis was lost during the answer.",
-                }
-                return
+                code, detail = "bus_unavailable", "The connection to Redis was lost during the answer."
+            # Stop the worker, should it be alive (only slow to beat) and Redis reachable again.
+            await _cancel_quietly(request_id)
+            finished = True
+            yield {"type": "error", "code": code, "detail": detail}
+            return
     finally:
         if not finished:  # the caller left, or no worker took it: make sure nothing runs on
             await _cancel_quietly(request_id)

@@ -16,17 +16,17 @@ import pytest
 from django.db import connection
 
 from agents import services
-from agents.models import ConversationEvent
-from agents.tests.factories import AgentFactory, ConversationFactory
 from inference import client
 from inference.worker import heartbeats
 from tests.fixtures.workers import start_celery_worker
+from tests.interrupting import (
+    STREAM_TIMEOUT,
+    assert_failed_keeping_its_text,
+    interrupted_stream,
+    interrupted_turn,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
-
-# Far longer than the heartbeat's 15 s: an answer that ends in `worker_lost` was not simply
-# waiting out the stream's time limit (that one ends in `timeout`).
-STREAM_TIMEOUT = 240.0
 
 
 @pytest.fixture
@@ -56,19 +56,8 @@ def kill(worker) -> None:
     worker.process.wait(10)
 
 
-LONG = [{"role": "user", "content": "Write a very long story about the sea, with many chapters."}]
-
-
 def test_a_stream_whose_worker_dies_ends_with_worker_lost(doomed_worker):
-    events = []
-    for event in client.chat_stream(messages=LONG, max_tokens=1000, temperature=1.0):
-        events.append(event)
-        if len(events) == 1:
-            assert event["type"] == "tokens"
-            kill(doomed_worker)
-
-    kinds = [event["type"] for event in events]
-    assert kinds[-1] == "error" and set(kinds[:-1]) == {"tokens"}
+    events = interrupted_stream(lambda: kill(doomed_worker))
     assert events[-1]["code"] == "worker_lost"
     assert "stopped during the answer" in events[-1]["detail"]
 
@@ -76,46 +65,15 @@ def test_a_stream_whose_worker_dies_ends_with_worker_lost(doomed_worker):
 def test_an_agent_turn_whose_worker_dies_fails_and_the_conversation_goes_on(
     doomed_worker, session_queue, project, settings
 ):
-    services.tool_registry_sync()
-    agent = AgentFactory(project=project, name="Storyteller", max_tokens=1000, temperature=1.0)
-    conversation = ConversationFactory(agent=agent, project=project)
-    outcome = {}
-
-    def turn() -> None:
-        try:
-            outcome["reply"] = services.agent_run_once(
-                agent=agent, conversation=conversation, content=LONG[0]["content"]
-            )
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=turn)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not ConversationEvent.objects.filter(conversation=conversation, type="token").exists():
-        assert thread.is_alive() and time.monotonic() < deadline, "no token came"
-        time.sleep(0.05)
-    kill(doomed_worker)
-    thread.join(STREAM_TIMEOUT + 30)
-    assert not thread.is_alive()
-
-    reply = outcome["reply"]
-    assert reply.status == "failed" and reply.error.startswith("worker_lost")
-    events = list(ConversationEvent.objects.filter(conversation=conversation).order_by("seq"))
-    streamed = "".join(
-        e.payload["text"] for e in events if e.type == "token" and e.payload["message_id"] == str(reply.pk)
-    )
-    assert streamed and reply.content == streamed  # nothing lost, nothing half-written
-    errors = [e for e in events if e.type == "error"]
-    assert [e.payload["code"] for e in errors] == ["worker_lost"]
-    assert errors[0].payload["message_id"] == str(reply.pk)
-    assert events[-1].type == "message.completed" and events[-1].payload["message"]["status"] == "failed"
+    reply = interrupted_turn(project, lambda: kill(doomed_worker))
+    assert_failed_keeping_its_text(reply, "worker_lost")
 
     # The next message is answered by a live worker.
     settings.INFERENCE_QUEUE = session_queue
+    agent = reply.conversation.agent
     services.agent_update(agent=agent, max_tokens=16)
     agent.refresh_from_db()
-    again = services.agent_run_once(agent=agent, conversation=conversation, content="Say hello.")
+    again = services.agent_run_once(agent=agent, conversation=reply.conversation, content="Say hello.")
     assert again.status == "completed", again.error
 
 
