@@ -67,6 +67,23 @@ class TestAuthentication:
 
         async_to_sync(scenario)()
 
+    def test_expired_access_token_closes_4401(self, conversation, owner):
+        from datetime import timedelta
+
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        token = AccessToken.for_user(owner)
+        token.set_exp(lifetime=-timedelta(seconds=1))  # expired a second ago
+
+        async def scenario():
+            for comm in (
+                communicator(ws_path(conversation, token=str(token))),
+                communicator(ws_path(conversation), subprotocols=["bearer", str(token)]),
+            ):
+                assert await close_code(comm) == 4401
+
+        async_to_sync(scenario)()
+
     def test_outsider_closes_4404(self, conversation, outsider, access_token):
         async def scenario():
             assert await close_code(communicator(ws_path(conversation, token=access_token(outsider)))) == 4404
