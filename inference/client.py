@@ -44,7 +44,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 from .registry import CHAT, EMBEDDING, UnknownModel, get_model
-from .worker import CANCEL_TTL, cancel_key, group_name, heartbeat_alive, heartbeats, redis_client
+from .worker import CANCEL_TTL, cancel_key, heartbeat_alive, heartbeats, redis_client
 
 __all__ = [
     "InferenceError",
@@ -299,20 +299,16 @@ async def achat_stream(
     event_timeout = timeout if timeout is not None else settings.INFERENCE_STREAM_TIMEOUT
     # A layer of our own: channels_redis's receive state belongs to one event loop.
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    # The worker sends this request's events straight to this channel (`reply_channel`).
     channel = await layer.new_channel("inference.")
-    group = group_name(request_id)
     finished = False
-    try:
-        await layer.group_add(group, channel)
-    except BUS_ERRORS as exc:
-        await asyncio.shield(_cleanup(layer, group, channel))
-        raise InferenceUnavailable(BUS_DOWN) from exc
     try:
         kwargs = {
             "request_id": request_id, "messages": messages, "model": name,
             "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p,
             "tools": tools, "tool_choice": tool_choice, "grammar": grammar,
             "project_id": _id(project), "user_id": _id(user), "enqueued_at": time.time(),
+            "reply_channel": channel,
         }  # fmt: skip
         try:
             await sync_to_async(chat_task.apply_async, thread_sensitive=False)(
@@ -360,7 +356,7 @@ async def achat_stream(
     finally:
         if not finished:  # the caller left, or no worker took it: make sure nothing runs on
             await _cancel_quietly(request_id)
-        await asyncio.shield(_cleanup(layer, group, channel))
+        await asyncio.shield(_close(layer))
 
 
 async def _first_message(layer: Any, channel: str) -> dict[str, Any]:
@@ -417,18 +413,12 @@ async def _cancel_quietly(request_id: str) -> None:
         logger.warning("inference: could not cancel request %s", request_id, exc_info=True)
 
 
-async def _cleanup(layer: Any, group: str, channel: str) -> None:
-    """Leave the group and close the layer's connections; with Redis gone, the group's entry
-    expires by itself (the channel layer's group_expiry)."""
-    try:
-        await layer.group_discard(group, channel)
-    except BUS_ERRORS:
-        logger.warning("inference: could not leave group %s", group, exc_info=True)
-    finally:
-        close = getattr(layer, "close_pools", None)
-        if close is not None:
-            with contextlib.suppress(*BUS_ERRORS):
-                await close()
+async def _close(layer: Any) -> None:
+    """Close the layer's connections (quietly when Redis is gone)."""
+    close = getattr(layer, "close_pools", None)
+    if close is not None:
+        with contextlib.suppress(*BUS_ERRORS):
+            await close()
 
 
 _END = object()

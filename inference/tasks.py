@@ -1,7 +1,7 @@
 """Tasks of the inference worker (queue `inference`): chat completion and embedding.
 
-They are enqueued by `inference.client` only. Chat streams its events to the channel-layer
-group `inference.<request_id>`:
+They are enqueued by `inference.client` only. Chat streams its events straight to the
+caller's own channel-layer channel (`reply_channel`: one Redis write per event):
 
     {"type": "inference.started", "request_id", "worker"}          (the worker's heartbeat key)
     {"type": "inference.tokens",  "request_id", "text"}            (batched, see below)
@@ -31,7 +31,7 @@ from . import worker  # importing it connects the worker's start-up signals
 from .models import UsageKind, UsageStatus
 from .registry import UnknownModel
 from .services import usage_record
-from .worker import cancel_key, get_sender, group_name, redis_client
+from .worker import cancel_key, get_sender, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -85,20 +85,21 @@ def chat(
     grammar: str | None = None,
     project_id: str | None = None,
     user_id: str | None = None,
+    reply_channel: str,
     enqueued_at: float | None = None,
 ) -> None:
     from .engine import ChatResult, EngineError, get_engine
 
     started = time.monotonic()
     queued_ms = int(max(0.0, time.time() - enqueued_at) * 1000) if enqueued_at else None
-    group = group_name(request_id)
+
     sender = get_sender()
     should_stop = _cancel_checker(request_id)
     if should_stop():  # the caller gave up while this waited in the queue
         return
 
     def emit(kind: str, **fields: Any) -> None:
-        sender.send(group, {"type": f"inference.{kind}", "request_id": request_id, **fields})
+        sender.send(reply_channel, {"type": f"inference.{kind}", "request_id": request_id, **fields})
 
     emit("started", worker=worker.my_heartbeat_key())
 
@@ -152,7 +153,7 @@ def chat(
     )
     decode_seconds = max(1e-6, (result.duration_ms - (ttft or 0)) / 1000)
     sender.send(
-        group,
+        reply_channel,
         {
             "type": "inference.done",
             "request_id": request_id,

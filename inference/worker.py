@@ -86,10 +86,6 @@ def cancel_key(request_id: str) -> str:
     return f"inference:cancel:{request_id}"
 
 
-def group_name(request_id: str) -> str:
-    return f"inference.{request_id}"
-
-
 @lru_cache(maxsize=4)
 def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
@@ -211,10 +207,10 @@ def _heartbeat_loop() -> None:
 
 # --- the channel-layer sender ---------------------------------------------------------------
 class ChannelSender:
-    """Sends events to channel-layer groups from a thread of its own, in order.
+    """Sends events to channel-layer channels from a thread of its own, in order.
 
     Generation never waits on the bus: `send` only queues. When tokens come faster than Redis
-    takes them, the queued token events for a group are merged into one message.
+    takes them, the queued token events for a channel are merged into one message.
     """
 
     def __init__(self) -> None:
@@ -238,9 +234,9 @@ class ChannelSender:
         ready.set()
         self._loop.run_forever()
 
-    def send(self, group: str, message: dict[str, Any]) -> None:
+    def send(self, channel: str, message: dict[str, Any]) -> None:
         assert self._queue is not None
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, (group, message))
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (channel, message))
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far has been handed to the channel layer."""
@@ -255,12 +251,12 @@ class ChannelSender:
             items = [await self._queue.get()]
             while not self._queue.empty():
                 items.append(self._queue.get_nowait())
-            for group, message in coalesce(items):
-                if group is None:
+            for channel, message in coalesce(items):
+                if channel is None:
                     message.set_result(True)
                     continue
                 try:
-                    await self._layer.group_send(group, message)
+                    await self._layer.send(channel, message)
                     self._failing = False
                 except Exception:
                     if not self._failing:  # once per outage, not once per batch of tokens
@@ -269,19 +265,19 @@ class ChannelSender:
 
 
 def coalesce(items: Iterable[tuple[str | None, Any]]) -> list[tuple[str | None, Any]]:
-    """Merge runs of token events for the same group into one event."""
+    """Merge runs of token events for the same channel into one event."""
     out: list[tuple[str | None, Any]] = []
-    for group, message in items:
+    for channel, message in items:
         if (
             out
-            and group is not None
-            and out[-1][0] == group
+            and channel is not None
+            and out[-1][0] == channel
             and message.get("type") == "inference.tokens"
             and out[-1][1].get("type") == "inference.tokens"
         ):
-            out[-1] = (group, {**out[-1][1], "text": out[-1][1]["text"] + message["text"]})
+            out[-1] = (channel, {**out[-1][1], "text": out[-1][1]["text"] + message["text"]})
         else:
-            out.append((group, message))
+            out.append((channel, message))
     return out
 
 
