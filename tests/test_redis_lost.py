@@ -9,14 +9,10 @@ on the session's Redis), so that stopping it touches nothing else of the run."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from django.db import connection
 
 from inference import client
-from inference.worker import heartbeats
-from tests.fixtures.workers import start_celery_worker
+from tests.fixtures.workers import start_private_inference_worker
 from tests.interrupting import (
     STREAM_TIMEOUT,
     assert_failed_keeping_its_text,
@@ -29,16 +25,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
 @pytest.fixture
 def worker_on_bus(inference_worker, bus, settings):
-    queue = f"inference-bus-{uuid.uuid4().hex[:6]}"
-    settings.INFERENCE_QUEUE = queue
     settings.INFERENCE_STREAM_TIMEOUT = STREAM_TIMEOUT
     settings.AGENT_TURN_TIMEOUT = STREAM_TIMEOUT
-    worker = start_celery_worker(
-        queues=[queue],
-        db_name=connection.settings_dict["NAME"],
-        env={"INFERENCE_QUEUE": queue, "TEST_CHANNEL_LAYER_URL": bus.url},
-        ready=lambda w: any(beat.get("pid") == w.process.pid for beat in heartbeats(queue=queue)),
-    )
+    worker = start_private_inference_worker(settings, name="bus", env={"TEST_CHANNEL_LAYER_URL": bus.url})
     yield worker
     worker.process.kill()  # it may still be finishing an answer nobody reads
     worker.process.wait(10)

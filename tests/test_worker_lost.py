@@ -10,15 +10,12 @@ import re
 import signal
 import threading
 import time
-import uuid
 
 import pytest
-from django.db import connection
 
 from agents import services
 from inference import client
-from inference.worker import heartbeats
-from tests.fixtures.workers import start_celery_worker
+from tests.fixtures.workers import start_private_inference_worker
 from tests.interrupting import (
     STREAM_TIMEOUT,
     assert_failed_keeping_its_text,
@@ -37,16 +34,9 @@ def session_queue(inference_worker, settings):
 
 @pytest.fixture
 def doomed_worker(session_queue, settings):
-    queue = f"inference-doomed-{uuid.uuid4().hex[:6]}"
-    settings.INFERENCE_QUEUE = queue  # this process (the web side) and the worker share it
     settings.INFERENCE_STREAM_TIMEOUT = STREAM_TIMEOUT
     settings.AGENT_TURN_TIMEOUT = STREAM_TIMEOUT
-    worker = start_celery_worker(
-        queues=[queue],
-        db_name=connection.settings_dict["NAME"],
-        env={"INFERENCE_QUEUE": queue},
-        ready=lambda w: any(beat.get("pid") == w.process.pid for beat in heartbeats(queue=queue)),
-    )
+    worker = start_private_inference_worker(settings, name="doomed")
     yield worker
     worker.stop()
 

@@ -5,15 +5,12 @@ starts and serves the other models, reports the broken one, and a request for it
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from inference import client
-from inference.worker import heartbeats
-from tests.fixtures.workers import start_celery_worker
+from tests.fixtures.workers import start_private_inference_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
 
@@ -24,15 +21,10 @@ def worker_with_a_broken_model(tmp_path, settings):
     broken.write_bytes(b"GGUF" + bytes(256))  # the magic number, then nothing a model needs
     models_file = tmp_path / "models.json"
     models_file.write_text(json.dumps({"broken-chat": {"kind": "chat", "file": str(broken), "n_ctx": 512}}))
-    queue = f"inference-broken-{uuid.uuid4().hex[:6]}"
     # This process (the API) and the worker share the registry and the queue.
-    settings.INFERENCE_QUEUE = queue
     settings.INFERENCE_MODELS_FILE = str(models_file)
-    worker = start_celery_worker(
-        queues=[queue],
-        db_name=connection.settings_dict["NAME"],
-        env={"INFERENCE_QUEUE": queue, "INFERENCE_MODELS_FILE": str(models_file)},
-        ready=lambda w: any(beat.get("pid") == w.process.pid for beat in heartbeats(queue=queue)),
+    worker = start_private_inference_worker(
+        settings, name="broken", env={"INFERENCE_MODELS_FILE": str(models_file)}
     )
     yield worker
     worker.stop()
