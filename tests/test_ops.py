@@ -227,14 +227,11 @@ def test_a_real_generation_shows_on_metrics(tmp_path, settings, client, monkeypa
     """A real inference worker (own queue, multiprocess mode) generates; /metrics shows its tokens,
     its time to first token and the task's queue wait."""
     from inference import client as inference_client
-    from tests.fixtures.workers import _inference_ready, start_celery_worker
+    from tests.fixtures.workers import start_private_inference_worker
 
-    queue = "ops-metrics"
-    settings.INFERENCE_QUEUE = queue
-    worker = start_celery_worker(
-        queues=[queue], db_name=_test_db_name(), ready=_inference_ready,
-        env={"INFERENCE_QUEUE": queue, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
-    )  # fmt: skip
+    worker = start_private_inference_worker(
+        settings, name="metrics", env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    )
     try:
         messages = [{"role": "user", "content": "Name a colour."}]
         events = list(inference_client.chat_stream(messages=messages, max_tokens=8))
@@ -248,13 +245,8 @@ def test_a_real_generation_shows_on_metrics(tmp_path, settings, client, monkeypa
     tokens = re.search(rf'platform_inference_generated_tokens_total{{model="{model}"}} (\S+)', body)
     assert tokens and float(tokens.group(1)) == done["usage"]["completion_tokens"]
     assert re.search(rf'platform_inference_time_to_first_token_seconds_count{{model="{model}"}} 1\.0', body)
+    queue = worker.queues[0]
     assert re.search(rf'platform_celery_queue_wait_seconds_count{{queue="{queue}"}} 1\.0', body)
-
-
-def _test_db_name() -> str:
-    from django.db import connection
-
-    return connection.settings_dict["NAME"]
 
 
 class _Capture:
