@@ -33,7 +33,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -66,6 +66,16 @@ logger = logging.getLogger(__name__)
 # Redis (the channel layer, heartbeats, cancel flags, the broker) not answering.
 BUS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, KombuOperationalError)
 BUS_DOWN = "The message bus (Redis) is not reachable."
+
+
+@contextlib.contextmanager
+def _bus_required() -> Iterator[None]:
+    """Redis not answering before a worker took the request: InferenceUnavailable (a 503)."""
+    try:
+        yield
+    except BUS_ERRORS as exc:
+        raise InferenceUnavailable(BUS_DOWN) from exc
+
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 POLL_SECONDS = 0.5
@@ -194,7 +204,7 @@ def embed(
         return []
     name = _model_name(model, EMBEDDING)
     request_id = new_request_id()
-    try:
+    with _bus_required():
         _require_worker()
         result = embed_task.apply_async(
             kwargs={
@@ -205,8 +215,6 @@ def embed(
             expires=_queue_cap(),
             task_id=request_id,
         )  # fmt: skip
-    except BUS_ERRORS as exc:
-        raise InferenceUnavailable(BUS_DOWN) from exc
     try:
         waited_since = time.monotonic()
         while True:  # until a worker starts on it (the task tracks STARTED)
@@ -240,8 +248,9 @@ def _embedding_result(result: Any, wait: float) -> dict[str, Any]:
     `worker_lost` once no inference worker beats any more (it died on the batch)."""
     deadline = time.monotonic() + wait
     while True:
+        left = deadline - time.monotonic()
         try:
-            return result.get(timeout=min(WORKER_CHECK_SECONDS, wait), disable_sync_subtasks=False)
+            return result.get(timeout=max(0.01, min(WORKER_CHECK_SECONDS, left)), disable_sync_subtasks=False)
         except CeleryTimeout:
             if time.monotonic() >= deadline:
                 raise InferenceError("timeout", "The embedding took too long.") from None
@@ -291,11 +300,9 @@ async def achat_stream(
 
     request_id = _check_request_id(request_id)
     name = _model_name(model, CHAT)
-    try:
+    with _bus_required():
         if await aworker_status() is None:
             raise InferenceUnavailable("No inference worker is running.")
-    except BUS_ERRORS as exc:
-        raise InferenceUnavailable(BUS_DOWN) from exc
     event_timeout = timeout if timeout is not None else settings.INFERENCE_STREAM_TIMEOUT
     # A layer of our own: channels_redis's receive state belongs to one event loop.
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
@@ -310,13 +317,11 @@ async def achat_stream(
             "project_id": _id(project), "user_id": _id(user), "enqueued_at": time.time(),
             "reply_channel": channel,
         }  # fmt: skip
-        try:
+        with _bus_required():
             await sync_to_async(chat_task.apply_async, thread_sensitive=False)(
                 kwargs=kwargs, queue=settings.INFERENCE_QUEUE, expires=_queue_cap()
             )
             message = await _first_message(layer, channel)
-        except BUS_ERRORS as exc:
-            raise InferenceUnavailable(BUS_DOWN) from exc
         worker_key = message.get("worker")  # the "started" event names the worker's heartbeat
         while True:
             kind = message.get("type")
@@ -359,24 +364,35 @@ async def achat_stream(
         await asyncio.shield(_close(layer))
 
 
-async def _first_message(layer: Any, channel: str) -> dict[str, Any]:
-    """The worker's first event ("started"), or InferenceUnavailable (see _give_up)."""
+async def _receive(
+    layer: Any, channel: str, *, wait: float, silence: Callable[[float], Awaitable[float]]
+) -> dict[str, Any]:
+    """The next message on `channel`. After each `wait` s without one, `silence(waited)` raises
+    to give up or answers how long to wait next. The pending receive is cancelled on the way out."""
     receive = asyncio.ensure_future(layer.receive(channel))
     waited_since = time.monotonic()
     try:
         while True:
-            done, _ = await asyncio.wait({receive}, timeout=POLL_SECONDS)
+            done, _ = await asyncio.wait({receive}, timeout=wait)
             if done:
                 return receive.result()
-            waited = time.monotonic() - waited_since
-            if waited < settings.INFERENCE_WORKER_TIMEOUT:
-                continue
-            status = await aworker_status()
-            if _give_up(waited, alive=functools.partial(bool, status)):
-                raise InferenceUnavailable()
+            wait = await silence(time.monotonic() - waited_since)
     finally:
         if not receive.done():  # given up, or the caller left
             receive.cancel()
+
+
+async def _first_message(layer: Any, channel: str) -> dict[str, Any]:
+    """The worker's first event ("started"), or InferenceUnavailable (see _give_up)."""
+
+    async def silence(waited: float) -> float:
+        if waited >= settings.INFERENCE_WORKER_TIMEOUT:
+            status = await aworker_status()
+            if _give_up(waited, alive=functools.partial(bool, status)):
+                raise InferenceUnavailable()
+        return POLL_SECONDS
+
+    return await _receive(layer, channel, wait=POLL_SECONDS, silence=silence)
 
 
 class WorkerLost(Exception):
@@ -389,21 +405,16 @@ async def _next_message(
     """The next event; TimeoutError after `timeout` s of silence; WorkerLost as soon as the
     worker serving the request has no heartbeat (killed, out of memory, its machine gone): it
     is noticed within HEARTBEAT_TTL + WORKER_CHECK_SECONDS instead of the whole `timeout`."""
-    receive = asyncio.ensure_future(layer.receive(channel))
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            done, _ = await asyncio.wait({receive}, timeout=min(WORKER_CHECK_SECONDS, left))
-            if done:
-                return receive.result()
-            if worker_key and not await sync_to_async(heartbeat_alive, thread_sensitive=False)(worker_key):
-                raise WorkerLost
-    finally:
-        if not receive.done():
-            receive.cancel()
+
+    async def silence(waited: float) -> float:
+        left = timeout - waited
+        if left <= 0:
+            raise TimeoutError
+        if worker_key and not await sync_to_async(heartbeat_alive, thread_sensitive=False)(worker_key):
+            raise WorkerLost
+        return min(WORKER_CHECK_SECONDS, left)
+
+    return await _receive(layer, channel, wait=min(WORKER_CHECK_SECONDS, timeout), silence=silence)
 
 
 async def _cancel_quietly(request_id: str) -> None:
